@@ -1,0 +1,74 @@
+import dataclasses
+
+import pytest
+import torch
+
+from effmnist import data
+from effmnist.model import EfficientMNIST, ModelConfig
+from effmnist.train import CheckpointError, get_recipe, load_checkpoint, save_checkpoint, train
+
+
+def _small(splits, n_train=6_400):
+    """The first n_train training images, the full validation set, and a 2k test slice."""
+    return data.Splits(splits.train_x[:n_train], splits.train_y[:n_train], splits.val_x, splits.val_y,
+                       splits.test_x[:2000], splits.test_y[:2000])
+
+
+def test_same_seed_gives_the_same_losses_and_another_seed_does_not(splits):
+    small = _small(splits, 1_280)
+    a, b, c = (train("reference", small, seed=s, progress=False, evaluate_test=False) for s in (7, 7, 8))
+    assert a.history["loss"] == b.history["loss"]
+    assert a.history["loss"] != c.history["loss"]
+
+
+def test_reference_schedule_anneals_from_0015_to_0001(splits):
+    result = train("reference", _small(splits, 3_200), seed=0, progress=False, evaluate_test=False)
+    lr = result.history["lr"]
+    assert len(lr) == 50 and lr[0] == pytest.approx(0.015)
+    assert all(x >= y for x, y in zip(lr, lr[1:])) and lr[-1] == pytest.approx(0.001, abs=2e-4)
+
+
+def test_a_short_run_on_real_data_learns_far_above_chance(splits):
+    result = train("reference", _small(splits), seed=0, progress=False)
+    assert result.params == 24_048
+    assert result.val_accuracy > 0.9 and result.test_accuracy > 0.9  # chance is 0.1
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(tmp_path, splits):
+    torch.manual_seed(0)
+    model = EfficientMNIST().eval()
+    path = save_checkpoint(tmp_path / "ckpt" / "model.pt", model, {"test_accuracy": 0.5})
+    loaded, metrics = load_checkpoint(path, expected=model.config)
+    x = splits.test_x[:32]
+    assert torch.equal(model(x), loaded(x)) and metrics == {"test_accuracy": 0.5}
+    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temporary files left
+
+
+def test_checkpoint_of_another_architecture_is_refused_clearly(tmp_path):
+    path = save_checkpoint(tmp_path / "wide.pt", EfficientMNIST(ModelConfig(stages=((16, 16), (32,), (56,)))))
+    with pytest.raises(CheckpointError, match="different architecture"):
+        load_checkpoint(path, expected=ModelConfig())
+    # a checkpoint whose weights do not fit the architecture it names
+    payload = torch.load(path, weights_only=True)
+    payload["config"] = ModelConfig().to_dict()
+    torch.save(payload, tmp_path / "lying.pt")
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_checkpoint(tmp_path / "lying.pt")
+
+
+def test_missing_or_foreign_checkpoint_gives_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "nope.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not an effmnist checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_recipe_overrides_and_unknown_names():
+    assert get_recipe("reference", epochs=2).epochs == 2
+    assert dataclasses.asdict(get_recipe("reference"))["lr"] == 0.015
+    with pytest.raises(KeyError, match="unknown recipe"):
+        get_recipe("nonsense")
