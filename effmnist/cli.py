@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -35,6 +36,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     p = sub.add_parser("data", help="prepare and verify MNIST (for pre-fetching before a workshop)")
+    p.add_argument("--data-dir", default=None, help="MNIST folder (default: $EFFMNIST_DATA or ./data)")
+
+    p = sub.add_parser("bench", help="time one epoch: torchvision DataLoader vs effmnist's tensor path")
+    p.add_argument("--repeats", type=_positive_int, default=3, help="interleaved repeats; medians are reported (default: 3)")
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None, help="default: cuda, then mps, then cpu")
+    p.add_argument("--data-dir", default=None, help="MNIST folder (default: $EFFMNIST_DATA or ./data)")
+    p.add_argument("--profile", action="store_true", help="also print a torch.profiler table of the fast path")
+    p.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON here")
+
+    from .ablate import ABLATIONS, DEFAULT_OUT
+
+    p = sub.add_parser("ablate", help="train the ablation variants on several seeds; write a results file")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    p.add_argument("--groups", nargs="+", choices=list(ABLATIONS), default=None, help="default: all groups")
+    p.add_argument("--recipes", nargs="*", choices=sorted(RECIPES), default=[],
+                   help="named recipes to run on the same seeds too (e.g. reference best small)")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help=f"results file (default: {DEFAULT_OUT})")
     p.add_argument("--data-dir", default=None, help="MNIST folder (default: $EFFMNIST_DATA or ./data)")
     return parser
 
@@ -111,13 +129,42 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import format_report, profile_training, run_bench
+    from .data import load_splits
+
+    splits = load_splits(args.data_dir)
+    print(f"One epoch of the reference recipe, {args.repeats} interleaved repeats per pipeline:")
+    report = run_bench(splits, repeats=args.repeats, device=args.device)
+    print(format_report(report))
+    if args.profile:
+        print("\nWhere the time goes (fast path, 100 batches):")
+        print(profile_training(splits))
+    if args.json:
+        _atomic_write_text(Path(args.json), json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from .ablate import format_summary, run_ablations, save_results
+    from .data import load_splits
+
+    results = run_ablations(load_splits(args.data_dir), args.seeds, args.groups, tuple(args.recipes),
+                            command="python -m effmnist " + shlex.join(args.argv))
+    path = save_results(results, Path(args.out))
+    print(format_summary(results))
+    print(f"Results written to {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from .data import DataError
     from .train import CheckpointError
 
     args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        return {"train": cmd_train, "data": cmd_data}[args.command](args)
+        return {"train": cmd_train, "data": cmd_data, "bench": cmd_bench, "ablate": cmd_ablate}[args.command](args)
     except (DataError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

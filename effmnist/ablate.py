@@ -1,0 +1,124 @@
+"""Ablations: each claim of the reference tested by changing one thing, over several seeds.
+
+``python -m effmnist ablate`` trains every variant below on each seed, judges on the validation
+split, and writes ``results/ablations.json`` with its provenance (command, seeds, torch, CPU,
+date). Notebook 05 reads that file; the test suite re-runs one cell and checks it agrees.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import statistics
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from .bench import cpu_name
+from .data import Splits, atomic_write_bytes
+from .model import ModelConfig
+from .train import Recipe, get_recipe, train
+
+DEFAULT_OUT = Path("results") / "ablations.json"
+
+# group -> variant -> overrides of the reference recipe. The first variant of a group is its baseline.
+ABLATIONS: dict[str, dict[str, dict]] = {
+    "head": {"gap (reference)": {}, "flatten + linear": {"model": ModelConfig(head="flatten")}},
+    "batchnorm": {"batchnorm (reference)": {}, "no batchnorm": {"model": ModelConfig(batchnorm=False)}},
+    "batch_size": {"64 (reference)": {}, "128": {"batch_size": 128}, "256": {"batch_size": 256}},
+    "clipping": {"clip 1.0 (reference)": {}, "no clipping": {"clip_grad": None}},
+    "schedule": {"cosine (reference)": {}, "onecycle": {"schedule": "onecycle"}, "constant": {"schedule": "constant"}},
+    "dropout": {"dropout 0.1 (reference)": {}, "no dropout": {"model": ModelConfig(dropout=0.0)}},
+}
+RECIPE_GROUP = "recipes"  # the named recipes (reference, best, small), for the accuracy-vs-parameters plot
+
+
+def variant_recipe(group: str, variant: str) -> Recipe:
+    """The recipe of one ablation cell: the reference with that variant's overrides."""
+    if group == RECIPE_GROUP:
+        return get_recipe(variant)
+    return replace(get_recipe("reference"), name=f"{group}: {variant}", **ABLATIONS[group][variant])
+
+
+def run_cell(group: str, variant: str, seed: int, splits: Splits) -> dict:
+    """Train one (group, variant, seed) cell and return its row."""
+    result = train(variant_recipe(group, variant), splits, seed=seed, progress=False)
+    return {"group": group, "variant": variant, "seed": seed, "params": result.params,
+            "val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
+            "train_seconds": result.train_seconds}
+
+
+def cells(groups: list[str] | None = None, recipes: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(group, variant) pairs to run; a baseline shared by groups is listed once per group."""
+    chosen = groups if groups is not None else list(ABLATIONS)
+    pairs = [(g, v) for g in chosen for v in ABLATIONS[g]]
+    return pairs + [(RECIPE_GROUP, r) for r in recipes]
+
+
+def run_ablations(splits: Splits, seeds: list[int], groups: list[str] | None = None,
+                  recipes: tuple[str, ...] = (), command: str = "effmnist.ablate.run_ablations", log=print) -> dict:
+    """Run every cell on every seed. Baselines (the unchanged reference) are trained once per seed."""
+    rows, cache = [], {}
+    for group, variant in cells(groups, recipes):
+        for seed in seeds:
+            recipe = variant_recipe(group, variant)
+            key = (replace(recipe, name=""), seed)
+            if key not in cache:
+                cache[key] = run_cell(group, variant, seed, splits)
+            row = dict(cache[key], group=group, variant=variant)
+            rows.append(row)
+            log(f"  {group:<18} {variant:<26} seed {seed}  val {row['val_accuracy']:.2%}  "
+                f"test {row['test_accuracy']:.2%}  {row['train_seconds']:.1f} s")
+    return {"provenance": provenance(seeds, command), "rows": rows}
+
+
+def provenance(seeds: list[int], command: str) -> dict:
+    """Where these numbers came from."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"command": command, "seeds": seeds,
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_name(),
+            "date": datetime.date.today().isoformat(), "git_commit": commit,
+            "judged_on": "validation accuracy (6,000 images held out of the 60k training set)"}
+
+
+def summarize(results: dict) -> list[dict]:
+    """Mean and spread (sample std) over seeds for each (group, variant), in file order."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in results["rows"]:
+        groups.setdefault((row["group"], row["variant"]), []).append(row)
+    out = []
+    for (group, variant), rows in groups.items():
+        val = [r["val_accuracy"] for r in rows]
+        test = [r["test_accuracy"] for r in rows]
+        out.append({"group": group, "variant": variant, "params": rows[0]["params"], "seeds": len(rows),
+                    "val_mean": statistics.mean(val), "val_std": statistics.stdev(val) if len(val) > 1 else 0.0,
+                    "test_mean": statistics.mean(test), "test_std": statistics.stdev(test) if len(test) > 1 else 0.0,
+                    "test_min": min(test), "seconds_median": statistics.median(r["train_seconds"] for r in rows)})
+    return out
+
+
+def format_summary(results: dict) -> str:
+    """The summary as a fixed-width table (accuracies in percent, mean ± std over seeds)."""
+    lines = [f"{'group':<18}{'variant':<26}{'params':>8}{'validation %':>16}{'test %':>16}"]
+    for s in summarize(results):
+        lines.append(f"{s['group']:<18}{s['variant']:<26}{s['params']:>8,}"
+                     f"{100 * s['val_mean']:>9.2f} ± {100 * s['val_std']:.2f}"
+                     f"{100 * s['test_mean']:>9.2f} ± {100 * s['test_std']:.2f}")
+    return "\n".join(lines)
+
+
+def save_results(results: dict, path: Path = DEFAULT_OUT) -> Path:
+    """Write the results file atomically."""
+    atomic_write_bytes(Path(path), (json.dumps(results, indent=1) + "\n").encode())
+    return Path(path)
+
+
+def load_results(path: Path = DEFAULT_OUT) -> dict:
+    """Read a results file written by :func:`save_results`."""
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,58 @@
+import math
+import statistics
+from pathlib import Path
+
+import pytest
+
+from effmnist import ablate
+from effmnist.bench import format_report, training_flops_per_image
+from effmnist.model import ModelConfig
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "ablations.json"
+
+
+def test_measured_training_flops_match_the_arithmetic():
+    macs = {"conv1": 28 * 28 * 16 * 9, "conv2": 14 * 14 * 32 * 16 * 9, "conv3": 7 * 7 * 64 * 32 * 9, "fc": 640}
+    forward = 2 * sum(macs.values())
+    # backward: weight gradients everywhere, input gradients everywhere except the first conv (the image)
+    backward = 2 * sum(macs.values()) + 2 * (sum(macs.values()) - macs["conv1"])
+    assert training_flops_per_image(ModelConfig()) == forward + backward
+
+
+def test_format_report_shows_the_ratio_and_gflops():
+    report = {"flops_per_image": 11.3e6, "images": 54_000, "repeats": 3, "torch": "x", "threads": 2, "cpu": "cpu",
+              "pipelines": {"conventional": {"median_seconds": 20.0, "images_per_second": 2700.0, "gflops": 30.5},
+                            "fast": {"median_seconds": 6.0, "images_per_second": 9000.0, "gflops": 101.7}},
+              "ratio": 0.3}
+    text = format_report(report)
+    assert "ratio fast/conventional: 0.30" in text and "101.7" in text
+
+
+def test_every_ablation_changes_exactly_what_it_names():
+    reference = ablate.variant_recipe("head", "gap (reference)")
+    for group, variants in ablate.ABLATIONS.items():
+        baseline, *others = variants
+        assert ablate.variant_recipe(group, baseline).to_dict() | {"name": ""} == reference.to_dict() | {"name": ""}
+        for variant in others:
+            assert ablate.variant_recipe(group, variant).to_dict() != reference.to_dict()
+
+
+def test_summary_gives_mean_and_sample_std_per_variant():
+    rows = [{"group": "g", "variant": "v", "seed": s, "params": 10, "val_accuracy": a, "test_accuracy": a,
+             "train_seconds": 1.0} for s, a in enumerate([0.97, 0.98, 0.99])]
+    (summary,) = ablate.summarize({"rows": rows})
+    assert summary["val_mean"] == pytest.approx(0.98) and summary["val_std"] == pytest.approx(0.01)
+    assert summary["seeds"] == 3 and summary["test_min"] == 0.97
+
+
+@pytest.mark.skipif(not RESULTS.exists(), reason="results/ablations.json not produced yet")
+def test_one_committed_ablation_cell_reproduces_within_seed_noise(splits):
+    committed = ablate.load_results(RESULTS)
+    assert {"command", "seeds", "torch", "cpu", "date"} <= set(committed["provenance"])
+    group, variant, seed = "dropout", "no dropout", committed["provenance"]["seeds"][0]
+    row = ablate.run_cell(group, variant, seed, splits)
+    cell = [r for r in committed["rows"] if (r["group"], r["variant"]) == (group, variant)]
+    spread = statistics.stdev(r["val_accuracy"] for r in cell)
+    mean = statistics.mean(r["val_accuracy"] for r in cell)
+    assert row["params"] == cell[0]["params"]
+    assert math.isclose(row["val_accuracy"], mean, abs_tol=max(4 * spread, 0.003))
