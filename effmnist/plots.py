@@ -1,0 +1,292 @@
+"""The notebooks' figures. Each function returns a matplotlib ``Figure`` (shown when it is a cell's last value).
+
+Figures are made with ``matplotlib.figure.Figure`` rather than pyplot, so none is left open in pyplot's
+registry and a notebook shows each exactly once. Fonts are sized to be read from the back of a room.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, Mapping, Sequence
+
+import matplotlib
+import numpy as np
+import torch
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from .evaluate import NUM_CLASSES
+
+STYLE = {
+    "font.size": 13,
+    "axes.titlesize": 15,
+    "axes.labelsize": 14,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "legend.fontsize": 12,
+    "figure.titlesize": 17,
+    "figure.titleweight": "bold",
+    "axes.grid": False,
+}
+DPI = 100  # fixed, so a figure's size in pixels does not depend on the notebook backend's defaults
+
+
+def legible(fn: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Build the figure under :data:`STYLE` (fonts legible on a projector)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs) -> Figure:
+        with matplotlib.rc_context(STYLE):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def _images(x: torch.Tensor) -> np.ndarray:
+    """(N, 28, 28) or (N, 1, 28, 28), any dtype -> float numpy (N, 28, 28)."""
+    x = torch.as_tensor(x).detach().cpu()
+    if x.dim() == 4:
+        x = x[:, 0]
+    return x.float().numpy()
+
+
+def _bare(ax) -> None:
+    """No ticks or frame (for images), but keep the axis labels visible."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+@legible
+def sample_grid(images: torch.Tensor, labels: torch.Tensor, per_class: int = 8) -> Figure:
+    """A grid of the first ``per_class`` images of each digit: one row per digit."""
+    x, labels = _images(images), torch.as_tensor(labels).cpu()
+    fig = _figure(1.1 * per_class + 0.8, 11.5)
+    axes = fig.subplots(NUM_CLASSES, per_class, squeeze=False)
+    for digit in range(NUM_CLASSES):
+        idx = (labels == digit).nonzero().flatten()[:per_class].tolist()
+        for col, ax in enumerate(axes[digit]):
+            _bare(ax)
+            if col < len(idx):
+                ax.imshow(x[idx[col]], cmap="gray_r")
+        axes[digit][0].set_ylabel(str(digit), rotation=0, labelpad=14, va="center", fontsize=18)
+    fig.supylabel("digit (label)")
+    fig.supxlabel(f"the first {per_class} images of each digit, in file order")
+    fig.suptitle("MNIST samples, one row per digit")
+    return fig
+
+
+@legible
+def class_balance(labels_by_split: Mapping[str, torch.Tensor]) -> Figure:
+    """Grouped bars: the share of each digit in every split, against the uniform 10%."""
+    fig = _figure(11, 5)
+    ax = fig.subplots()
+    width = 0.8 / len(labels_by_split)
+    for i, (name, labels) in enumerate(labels_by_split.items()):
+        counts = torch.bincount(torch.as_tensor(labels).cpu(), minlength=NUM_CLASSES).double()
+        share = (100 * counts / counts.sum()).numpy()
+        ax.bar(np.arange(NUM_CLASSES) + (i - (len(labels_by_split) - 1) / 2) * width, share, width,
+               label=f"{name} ({int(counts.sum()):,})")
+    ax.axhline(100 / NUM_CLASSES, color="black", linestyle="--", linewidth=1, label="uniform (10%)")
+    ax.set_xticks(range(NUM_CLASSES))
+    ax.set_xlabel("digit")
+    ax.set_ylabel("share of the split (%)")
+    ax.set_ylim(0, 13)
+    ax.legend(loc="lower right", ncols=2)
+    ax.set_title("Class balance: the share of each digit in each split")
+    return fig
+
+
+@legible
+def pixel_histogram(images: torch.Tensor) -> Figure:
+    """Histogram of the 256 raw pixel values (uint8 images), log-scaled counts."""
+    values = torch.as_tensor(images).cpu()
+    if values.dtype != torch.uint8:
+        raise TypeError("pixel_histogram wants the raw uint8 images (load_mnist), not normalized ones")
+    counts = torch.bincount(values.flatten(), minlength=256).numpy()
+    fig = _figure(11, 4.8)
+    ax = fig.subplots()
+    ax.bar(np.arange(256), counts, width=1.0, color="tab:blue")
+    ax.set_yscale("log")
+    ax.set_xlim(-2, 257)
+    ax.set_xlabel("pixel value (0 = background, 255 = full ink)")
+    ax.set_ylabel("number of pixels (log scale)")
+    ax.set_title(f"Pixel intensities of {len(values):,} images ({values.numel():,} pixels)")
+    return fig
+
+
+@legible
+def mean_digits(images: torch.Tensor, labels: torch.Tensor) -> Figure:
+    """The average image of each digit, side by side."""
+    x, labels = _images(images), torch.as_tensor(labels).cpu().numpy()
+    fig = _figure(15, 2.6)
+    axes = fig.subplots(1, NUM_CLASSES)
+    for digit, ax in enumerate(axes):
+        ax.imshow(x[labels == digit].mean(axis=0), cmap="magma")
+        ax.set_title(str(digit), fontsize=18)
+        _bare(ax)
+    fig.supxlabel("digit (brighter = more images have ink at that pixel)")
+    fig.suptitle("The average image of each digit")
+    return fig
+
+
+def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    window = max(1, min(window, len(values)))
+    kernel = np.ones(window) / window
+    return np.convolve(values, kernel, mode="valid")
+
+
+@legible
+def training_curves(history: Mapping[str, Sequence[float]], window: int = 50) -> Figure:
+    """Loss, accuracy and learning rate per batch (raw, and a ``window``-batch moving average)."""
+    fig = _figure(11, 9)
+    axes = fig.subplots(3, 1, sharex=True)
+    batches = np.arange(len(history["loss"]))
+    panels = (("loss", "cross-entropy loss", 1.0, "Training loss per batch"),
+              ("acc", "batch accuracy (%)", 100.0, "Training accuracy per batch"))
+    for ax, (key, ylabel, scale, title) in zip(axes, panels):
+        values = np.asarray(history[key], dtype=float) * scale
+        ax.plot(batches, values, color="tab:blue", alpha=0.3, linewidth=1, label="each batch")
+        smooth = _moving_average(values, window)
+        ax.plot(batches[len(batches) - len(smooth):], smooth, color="tab:blue", linewidth=2.5,
+                label=f"mean of the last {window} batches")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(loc="center right")
+    axes[0].set_yscale("log")
+    axes[1].set_ylim(0, 101)
+    axes[2].plot(batches, history["lr"], color="tab:orange", linewidth=2.5)
+    axes[2].set_ylabel("learning rate")
+    axes[2].set_title("Learning rate: cosine annealing, stepped every batch")
+    axes[2].set_xlabel("batch")
+    return fig
+
+
+@legible
+def first_layer_filters(model: torch.nn.Module) -> Figure:
+    """The 3x3 kernels of the first convolution, one small image each, on a shared red-blue scale."""
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    weights = conv.weight.detach().cpu().float()[:, 0].numpy()  # (out_channels, 3, 3)
+    n = len(weights)
+    cols = min(8, n)
+    rows = -(-n // cols)
+    limit = float(np.abs(weights).max())
+    fig = _figure(1.7 * cols + 1.2, 1.9 * rows + 0.8)
+    axes = np.atleast_2d(fig.subplots(rows, cols, squeeze=False))
+    image = None
+    for i, ax in enumerate(axes.flat):
+        _bare(ax)
+        if i < n:
+            image = ax.imshow(weights[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(f"filter {i}", fontsize=12)
+        else:
+            ax.set_visible(False)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
+    fig.supxlabel("3x3 kernel (red: positive weight, blue: negative)")
+    fig.suptitle(f"The {n} first-layer filters")
+    return fig
+
+
+@legible
+def feature_maps(model: torch.nn.Module, image: torch.Tensor, label: int | None = None, channels: int = 8) -> Figure:
+    """The digit, then for each conv stage its ``channels`` most active maps (after ReLU, before the pool)."""
+    image = torch.as_tensor(image).detach().cpu().reshape(1, 1, 28, 28)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        maps = [m[0].float().cpu() for m in model.feature_maps(image.to(device))]
+        pred = int(model(image.to(device)).argmax(1))
+    model.train(was_training)
+    fig = _figure(1.55 * (channels + 1) + 0.5, 1.75 * len(maps) + 0.9)
+    axes = fig.subplots(len(maps), channels + 1, squeeze=False)
+    for row, fmap in enumerate(maps):
+        order = fmap.mean(dim=(1, 2)).argsort(descending=True, stable=True)[:channels].tolist()
+        ax = axes[row][0]
+        _bare(ax)
+        if row == 0:
+            ax.imshow(image[0, 0].numpy(), cmap="gray_r")
+            ax.set_title("input", fontsize=12)
+        else:
+            ax.set_visible(False)
+        for col, ax in enumerate(axes[row][1:]):
+            _bare(ax)
+            if col < len(order):
+                ax.imshow(fmap[order[col]].numpy(), cmap="viridis")
+                ax.set_title(f"ch {order[col]}", fontsize=12)
+        c, h, w = fmap.shape
+        axes[row][1].set_ylabel(f"stage {row + 1}\n{h}x{w}", fontsize=13)
+    truth = "" if label is None else f"true {int(label)}, "
+    fig.supxlabel(f"the {channels} most active channels of each stage (after ReLU, before max-pool)")
+    fig.suptitle(f"Feature maps of one digit ({truth}predicted {pred})")
+    return fig
+
+
+@legible
+def mistake_gallery(images: torch.Tensor, labels: torch.Tensor, probs: torch.Tensor, indices: Sequence[int],
+                    title: str = "Misclassified test digits", ncols: int = 8) -> Figure:
+    """Images at ``indices``, each captioned true -> predicted (confidence of the prediction)."""
+    x, labels = _images(images), torch.as_tensor(labels).cpu()
+    indices = [int(i) for i in indices]
+    rows = max(1, -(-len(indices) // ncols))
+    fig = _figure(1.75 * ncols + 0.5, 2.05 * rows + 1.0)
+    axes = fig.subplots(rows, ncols, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        _bare(ax)
+        if k >= len(indices):
+            ax.set_visible(False)
+            continue
+        i = indices[k]
+        conf, pred = probs[i].max(dim=0)
+        ax.imshow(x[i], cmap="gray_r")
+        ax.set_title(f"true {int(labels[i])} → {int(pred)}\n{float(conf):.0%}  (#{i})", fontsize=13, color="darkred")
+    fig.supxlabel("caption: true label → predicted label; the model's confidence in it (#image index)")
+    fig.suptitle(title)
+    return fig
+
+
+@legible
+def confusion_heatmap(cm: torch.Tensor) -> Figure:
+    """The confusion matrix as an annotated heat map (log colour scale, so the rare mistakes show)."""
+    cm = torch.as_tensor(cm).cpu().numpy()
+    n = len(cm)
+    fig = _figure(9, 8)
+    ax = fig.subplots()
+    image = ax.imshow(cm + 1, cmap="Blues", norm=LogNorm(vmin=1, vmax=cm.max() + 1))
+    for t in range(n):
+        for p in range(n):
+            if cm[t, p]:
+                color = "white" if cm[t, p] > np.sqrt(cm.max()) else "black"
+                ax.text(p, t, str(cm[t, p]), ha="center", va="center", fontsize=11, color=color)
+    ax.set_xticks(range(n))
+    ax.set_yticks(range(n))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="count + 1 (log scale)")
+    ax.set_title(f"Confusion matrix ({int(cm.sum()):,} images, {int(cm.trace()):,} on the diagonal)")
+    return fig
+
+
+@legible
+def per_class_accuracy_bars(accuracy: torch.Tensor, overall: float | None = None) -> Figure:
+    """Accuracy of each digit as bars (in %), optionally with the overall accuracy as a line."""
+    acc = 100 * torch.as_tensor(accuracy).double().cpu().numpy()
+    fig = _figure(11, 5)
+    ax = fig.subplots()
+    bars = ax.bar(range(len(acc)), acc, color="tab:green")
+    ax.bar_label(bars, labels=[f"{a:.1f}" for a in acc], padding=3, fontsize=12)
+    if overall is not None:
+        ax.axhline(100 * overall, color="black", linestyle="--", linewidth=1.5, label=f"all digits: {overall:.2%}")
+        ax.legend(loc="lower right")
+    low = float(np.nanmin(acc))
+    ax.set_ylim(max(0.0, min(low - 2, 95.0)), 100.8)
+    ax.set_xticks(range(len(acc)))
+    ax.set_xlabel("true digit")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Accuracy per digit")
+    return fig

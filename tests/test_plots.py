@@ -1,0 +1,131 @@
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from effmnist import plots
+from effmnist.model import EfficientMNIST
+
+
+def _titled(fig: Figure) -> None:
+    """The figure says what it shows: a suptitle, or a title on every visible axes."""
+    visible = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+    assert visible
+    assert (fig._suptitle is not None and fig._suptitle.get_text()) or all(ax.get_title() for ax in visible)
+
+
+def _labelled(ax) -> None:
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+
+
+def _bars(ax) -> list[float]:
+    return [p.get_height() for p in ax.patches if isinstance(p, Rectangle)]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """40 fake uint8 'images' whose pixels all equal 6 * label, four of each digit."""
+    labels = torch.arange(10).repeat(4)
+    images = (labels * 6).to(torch.uint8)[:, None, None].expand(-1, 28, 28).contiguous()
+    return images, labels
+
+
+def test_sample_grid_shows_per_class_images_of_the_right_digit_per_row(digits):
+    images, labels = digits
+    fig = plots.sample_grid(images, labels, per_class=3)
+    _titled(fig)
+    assert len(fig.axes) == 30
+    for k, ax in enumerate(fig.axes):
+        digit = k // 3
+        assert np.all(ax.images[0].get_array() == 6 * digit)
+        if k % 3 == 0:
+            assert ax.get_ylabel() == str(digit)
+
+
+def test_class_balance_bars_are_percentages_of_each_split():
+    fig = plots.class_balance({"a": torch.tensor([0, 0, 0, 1]), "b": torch.arange(10)})
+    _labelled(fig.axes[0])
+    heights = _bars(fig.axes[0])
+    assert heights[:2] == [75.0, 25.0] and heights[10:20] == [10.0] * 10
+
+
+def test_pixel_histogram_counts_every_pixel_and_wants_raw_images(digits):
+    images, _ = digits
+    fig = plots.pixel_histogram(images)
+    _labelled(fig.axes[0])
+    heights = _bars(fig.axes[0])
+    assert len(heights) == 256 and sum(heights) == images.numel() and heights[6] == 4 * 28 * 28
+    with pytest.raises(TypeError, match="uint8"):
+        plots.pixel_histogram(images.float())
+
+
+def test_mean_digits_shows_each_class_average(digits):
+    images, labels = digits
+    fig = plots.mean_digits(images, labels)
+    _titled(fig)
+    assert [ax.get_title() for ax in fig.axes] == [str(d) for d in range(10)]
+    assert np.allclose(fig.axes[7].images[0].get_array(), 42)
+
+
+def test_training_curves_plot_every_batch_with_labelled_axes():
+    n = 120
+    history = {"loss": list(np.linspace(2, 0.1, n)), "acc": list(np.linspace(0.1, 1, n)),
+               "lr": list(np.linspace(0.015, 0.001, n))}
+    fig = plots.training_curves(history, window=10)
+    loss_ax, acc_ax, lr_ax = fig.axes
+    for ax in fig.axes:
+        assert ax.get_title() and ax.get_ylabel()
+    assert lr_ax.get_xlabel() == "batch"
+    raw, smooth = loss_ax.lines
+    assert len(raw.get_xdata()) == n and len(smooth.get_xdata()) == n - 9
+    assert acc_ax.lines[0].get_ydata()[-1] == pytest.approx(100.0)  # accuracy in percent
+    assert list(lr_ax.lines[0].get_ydata()) == history["lr"]
+
+
+def test_first_layer_filters_show_the_conv1_weights():
+    model = EfficientMNIST()
+    fig = plots.first_layer_filters(model)
+    _titled(fig)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 16
+    assert np.allclose(shown[5].images[0].get_array(), model.features[0][0].weight[5, 0].detach().numpy())
+
+
+def test_feature_maps_show_each_stage_at_its_resolution():
+    torch.manual_seed(0)
+    model = EfficientMNIST()
+    fig = plots.feature_maps(model, torch.randn(1, 28, 28), label=3, channels=4)
+    _titled(fig)
+    assert "true 3" in fig._suptitle.get_text()
+    sizes = sorted({ax.images[0].get_array().shape for ax in fig.axes if ax.images})
+    assert sizes == [(7, 7), (14, 14), (28, 28)]
+    assert sum(1 for ax in fig.axes if ax.images) == 1 + 3 * 4
+    assert model.training  # the mode is restored
+
+
+def test_mistake_gallery_captions_true_predicted_and_confidence(digits):
+    images, labels = digits
+    probs = torch.full((40, 10), 0.01)
+    probs[:, 9] = 0.91  # everything predicted 9 with 91%
+    fig = plots.mistake_gallery(images, labels, probs, [3, 14], ncols=4)
+    _titled(fig)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == ["true 3 → 9\n91%  (#3)", "true 4 → 9\n91%  (#14)"]
+
+
+def test_confusion_heatmap_annotates_every_nonzero_count():
+    cm = torch.tensor([[5, 0], [2, 7]])
+    fig = plots.confusion_heatmap(cm)
+    ax = fig.axes[0]
+    _labelled(ax)
+    assert sorted(t.get_text() for t in ax.texts) == ["2", "5", "7"]
+    assert "14 images" in ax.get_title()
+
+
+def test_per_class_accuracy_bars_are_in_percent():
+    fig = plots.per_class_accuracy_bars(torch.tensor([1.0, 0.5, 0.25]), overall=0.6)
+    ax = fig.axes[0]
+    _labelled(ax)
+    assert _bars(ax) == [100.0, 50.0, 25.0]
+    assert ax.get_legend() is not None
