@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="named recipes to run on the same seeds too (e.g. reference best small)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"results file (default: {DEFAULT_OUT})")
     p.add_argument("--data-dir", default=None, help="MNIST folder (default: $EFFMNIST_DATA or ./data)")
+
+    p = sub.add_parser("predict", help="classify photos or drawings of digits with a trained checkpoint")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...), one digit each")
+    p.add_argument("--checkpoint", default="checkpoints/reference.pt",
+                   help="checkpoint from `train --save` (default: checkpoints/reference.pt)")
+    p.add_argument("--top", type=_positive_int, default=3, help="how many digits to list per image (default: 3)")
+    p.add_argument("--show", metavar="OUT.png", default=None,
+                   help="save each preprocessed 28x28 image beside its top probabilities here")
     return parser
 
 
@@ -157,6 +165,29 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict import ImageError, classify, plot_predictions
+    from .train import load_checkpoint
+
+    if args.top > 10:
+        raise ValueError(f"--top must be at most 10, not {args.top}")
+    model, _ = load_checkpoint(args.checkpoint)
+    predictions, failed = [], 0
+    for image in args.images:
+        try:
+            prediction = classify(image, model, k=args.top)[0]
+        except ImageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        predictions.append(prediction)
+        print(f"{image}: " + "  ".join(f"{d} ({p:.1%})" for d, p in zip(prediction.digits, prediction.probabilities)))
+    if args.show and predictions:
+        plot_predictions(predictions, args.show)
+        print(f"Figure saved to {args.show}")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from .data import DataError
     from .train import CheckpointError
@@ -164,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        return {"train": cmd_train, "data": cmd_data, "bench": cmd_bench, "ablate": cmd_ablate}[args.command](args)
+        return {"train": cmd_train, "data": cmd_data, "bench": cmd_bench, "ablate": cmd_ablate,
+                "predict": cmd_predict}[args.command](args)
     except (DataError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
