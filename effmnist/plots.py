@@ -1,19 +1,21 @@
 """The notebooks' figures. Each function returns a matplotlib ``Figure`` (shown when it is a cell's last value).
 
-Figures are made with ``matplotlib.figure.Figure`` rather than pyplot, so none is left open in pyplot's
-registry and a notebook shows each exactly once. Fonts are sized to be read from the back of a room.
+Figures are made without pyplot, so none is left open in pyplot's registry and a notebook shows each
+exactly once: through :meth:`Figure._repr_png_`, or through the inline backend's formatter where pyplot is
+in use. Fonts are sized to be read from the back of a room.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 from typing import Callable, Mapping, Sequence
 
 import matplotlib
+import matplotlib.figure
 import numpy as np
 import torch
 from matplotlib.colors import LogNorm
-from matplotlib.figure import Figure
 
 from .evaluate import NUM_CLASSES
 
@@ -29,6 +31,15 @@ STYLE = {
     "axes.grid": False,
 }
 DPI = 100  # fixed, so a figure's size in pixels does not depend on the notebook backend's defaults
+
+
+class Figure(matplotlib.figure.Figure):
+    """A matplotlib Figure that Jupyter shows as a PNG even when pyplot was never imported."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def legible(fn: Callable[..., Figure]) -> Callable[..., Figure]:
@@ -96,8 +107,8 @@ def class_balance(labels_by_split: Mapping[str, torch.Tensor]) -> Figure:
     ax.set_xticks(range(NUM_CLASSES))
     ax.set_xlabel("digit")
     ax.set_ylabel("share of the split (%)")
-    ax.set_ylim(0, 13)
-    ax.legend(loc="lower right", ncols=2)
+    ax.set_ylim(0, 12.5)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("Class balance: the share of each digit in each split")
     return fig
 
@@ -130,7 +141,7 @@ def mean_digits(images: torch.Tensor, labels: torch.Tensor) -> Figure:
         ax.imshow(x[labels == digit].mean(axis=0), cmap="magma")
         ax.set_title(str(digit), fontsize=18)
         _bare(ax)
-    fig.supxlabel("digit (brighter = more images have ink at that pixel)")
+    fig.supxlabel("digit (brighter = more ink at that pixel, on average)")
     fig.suptitle("The average image of each digit")
     return fig
 
@@ -147,9 +158,9 @@ def training_curves(history: Mapping[str, Sequence[float]], window: int = 50) ->
     fig = _figure(11, 9)
     axes = fig.subplots(3, 1, sharex=True)
     batches = np.arange(len(history["loss"]))
-    panels = (("loss", "cross-entropy loss", 1.0, "Training loss per batch"),
-              ("acc", "batch accuracy (%)", 100.0, "Training accuracy per batch"))
-    for ax, (key, ylabel, scale, title) in zip(axes, panels):
+    panels = (("loss", "cross-entropy loss", 1.0, "Training loss per batch", "upper right"),
+              ("acc", "batch accuracy (%)", 100.0, "Training accuracy per batch", "lower right"))
+    for ax, (key, ylabel, scale, title, legend_at) in zip(axes, panels):
         values = np.asarray(history[key], dtype=float) * scale
         ax.plot(batches, values, color="tab:blue", alpha=0.3, linewidth=1, label="each batch")
         smooth = _moving_average(values, window)
@@ -157,7 +168,7 @@ def training_curves(history: Mapping[str, Sequence[float]], window: int = 50) ->
                 label=f"mean of the last {window} batches")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
-        ax.legend(loc="center right")
+        ax.legend(loc=legend_at)
     axes[0].set_yscale("log")
     axes[1].set_ylim(0, 101)
     axes[2].plot(batches, history["lr"], color="tab:orange", linewidth=2.5)
@@ -282,11 +293,11 @@ def per_class_accuracy_bars(accuracy: torch.Tensor, overall: float | None = None
     ax.bar_label(bars, labels=[f"{a:.1f}" for a in acc], padding=3, fontsize=12)
     if overall is not None:
         ax.axhline(100 * overall, color="black", linestyle="--", linewidth=1.5, label=f"all digits: {overall:.2%}")
-        ax.legend(loc="lower right")
-    low = float(np.nanmin(acc))
-    ax.set_ylim(max(0.0, min(low - 2, 95.0)), 100.8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    bottom = max(0.0, min(float(np.nanmin(acc)) - 2, 95.0))
+    ax.set_ylim(bottom, 100.8)
     ax.set_xticks(range(len(acc)))
     ax.set_xlabel("true digit")
     ax.set_ylabel("accuracy (%)")
-    ax.set_title("Accuracy per digit")
+    ax.set_title("Accuracy per digit" + (f" (the axis starts at {bottom:g}%)" if bottom > 0 else ""))
     return fig

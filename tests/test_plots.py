@@ -43,6 +43,12 @@ def test_sample_grid_shows_per_class_images_of_the_right_digit_per_row(digits):
             assert ax.get_ylabel() == str(digit)
 
 
+def test_figures_render_as_png_in_jupyter_without_pyplot():
+    fig = plots.per_class_accuracy_bars(torch.tensor([0.9, 0.8]))
+    assert isinstance(fig, Figure) and fig._repr_png_().startswith(b"\x89PNG")
+    assert repr(fig).startswith("<Figure size 1100x500 with 1 Axes")
+
+
 def test_class_balance_bars_are_percentages_of_each_split():
     fig = plots.class_balance({"a": torch.tensor([0, 0, 0, 1]), "b": torch.arange(10)})
     _labelled(fig.axes[0])
