@@ -12,10 +12,10 @@ or drawing:
    brightness (red on green), the distance in colour from the background is used instead;
 3. invert when the background is light: the background level is the median of the border pixels,
    and the ink is whatever departs furthest from it (darker or lighter);
-4. clean: a 3x3 median filter (for photos), then hysteresis thresholding: pixels at >= 50% of the
-   peak contrast seed the digit, and pixels at >= 15% that touch them belong to it; blobs much
-   smaller than the largest are dropped, so paper texture, JPEG noise and specks neither count as
-   ink nor stretch the bounding box;
+4. clean: a 3x3 median filter (for photos); pixels at >= 50% of the peak contrast are the digit's
+   core, without blobs much smaller than the largest; pixels at >= 15% near the core (6% of the
+   digit's size) are its soft edges. Paper texture, JPEG noise, specks and the faint lines of
+   ruled paper neither count as ink nor stretch the bounding box;
 5. crop to the digit's bounding box; thicken thin strokes (a pen line on a big photo would shrink
    to a faint hair) to MNIST's stroke width;
 6. scale into a 20x20 box keeping the aspect ratio, with an anti-aliasing filter;
@@ -41,9 +41,11 @@ BOX = 20  # MNIST: the digit fits a 20x20 box ...
 SIZE = 28  # ... inside a 28x28 image ...
 CENTRE = 14  # ... with its centre of mass at pixel (14, 14) (MNIST's test set: 13.99, 14.01)
 MIN_CONTRAST = 16  # grey levels (of 255): less than this between digit and background is "blank"
-STRONG, WEAK = 0.50, 0.15  # hysteresis thresholds, as fractions of the peak contrast
+STRONG, WEAK = 0.50, 0.15  # ink thresholds, as fractions of the peak contrast: core, and soft edges
 MIN_BLOB = 0.08  # blobs with less ink than this fraction of the largest one are noise
-MIN_STROKE, TARGET_STROKE = 1.6, 2.6  # stroke width in 28x28 pixels: thicken below MIN_STROKE
+RIM = 0.06  # soft edges count up to this fraction of the digit's size away from its core
+MIN_STROKE, TARGET_STROKE = 1.2, 2.2  # stroke width in 28x28 pixels (by stroke_width: MNIST's
+# median is 2.2, its 1st percentile 1.36): strokes thinner than MIN_STROKE are thickened to TARGET_STROKE
 
 ImageSource = Union[str, os.PathLike, Image.Image]
 
@@ -190,13 +192,12 @@ def _dilate(a: np.ndarray, steps: int) -> np.ndarray:
     return a
 
 
-def _blobs(strong: np.ndarray, weak: np.ndarray, ink: np.ndarray) -> np.ndarray:
-    """Hysteresis: the weak pixels 8-connected to a strong one, without blobs much smaller than the
-    largest (by ink). Returns the mask of what is kept."""
-    h, w = weak.shape
+def _blobs(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """The 8-connected blobs of ``mask`` without those much smaller (by ink) than the largest."""
+    h, w = mask.shape
     labels = np.zeros((h, w), dtype=np.int32)
     masses = [0.0]
-    for y0, x0 in zip(*np.nonzero(strong)):
+    for y0, x0 in zip(*np.nonzero(mask)):
         if labels[y0, x0]:
             continue
         label = len(masses)
@@ -207,7 +208,7 @@ def _blobs(strong: np.ndarray, weak: np.ndarray, ink: np.ndarray) -> np.ndarray:
             mass += ink[y, x]
             for yy in range(max(y - 1, 0), min(y + 2, h)):
                 for xx in range(max(x - 1, 0), min(x + 2, w)):
-                    if weak[yy, xx] and not labels[yy, xx]:
+                    if mask[yy, xx] and not labels[yy, xx]:
                         labels[yy, xx] = label
                         queue.append((yy, xx))
         masses.append(mass)
@@ -215,6 +216,12 @@ def _blobs(strong: np.ndarray, weak: np.ndarray, ink: np.ndarray) -> np.ndarray:
     keep = masses_a >= MIN_BLOB * masses_a.max()
     keep[0] = False
     return keep[labels]
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) of the True pixels, bottom and right exclusive."""
+    rows, cols = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -275,13 +282,15 @@ def preprocess_steps(source: ImageSource) -> Preprocessed:
         raise ImageError(f"{name}: the image is blank (contrast {peak:.0f} of 255 grey levels): "
                          "no digit to classify")
     ink = ink / peak
-    kept = _blobs(ink >= STRONG, ink >= WEAK, ink)
+    core = _blobs(ink >= STRONG, ink)
+    top, left, bottom, right = _bbox(core)
+    rim = max(1, round(RIM * max(bottom - top, right - left)))
+    kept = (ink >= WEAK) & (_dilate(core.astype(np.float64), rim) > 0)
     ink = np.where(kept, ink, 0.0)
-    rows, cols = np.nonzero(kept.any(1))[0], np.nonzero(kept.any(0))[0]
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    top, left, bottom, right = _bbox(kept)
 
     # Thin strokes (a pen on a big photo) would become a faint hair at 20x20: thicken them first,
-    # to about MNIST's typical width (median 3.3 pixels of 28, 5th percentile 2.4).
+    # to MNIST's typical width.
     scale = BOX / max(bottom - top, right - left)  # working pixels -> 28x28 pixels
     width = stroke_width(ink[top:bottom, left:right] >= 0.25) * scale
     steps = 0
@@ -339,120 +348,157 @@ class Prediction:
     digits: list[int]  # top-k digits
     probabilities: list[float]  # their probabilities (0..1)
     all_probabilities: torch.Tensor  # (10,)
+    original: Image.Image | None = None  # the image as loaded
 
     @property
     def digit(self) -> int:
         return self.digits[0]
 
     def __str__(self) -> str:
-        return f"{self.name}: " + "  ".join(f"{d} ({p:6.2%})" for d, p in zip(self.digits, self.probabilities))
+        return f"{self.name}: " + "  ".join(f"{d} ({p:.1%})" for d, p in zip(self.digits, self.probabilities))
 
 
 def classify(sources: ImageSource | Sequence[ImageSource], model: torch.nn.Module, k: int = 3) -> list[Prediction]:
-    """Preprocess each image (path or PIL image) and return its top-``k`` digits and probabilities."""
+    """Preprocess each image (path or PIL image) and return its top-``k`` digits and probabilities.
+
+    Raises :class:`ImageError` for the first image that is missing, not an image, or blank.
+    """
     from .train import predict
 
     if isinstance(sources, (str, os.PathLike, Image.Image)):
         sources = [sources]
     if not 1 <= k <= 10:
         raise ValueError(f"k must be between 1 and 10, not {k}")
-    images = [preprocess(s) for s in sources]
-    if not images:
+    steps = [preprocess_steps(s) for s in sources]
+    if not steps:
         return []
-    probs = predict(model, to_model_input(torch.stack(images)))
+    probs = predict(model, to_model_input(torch.stack([st.image for st in steps])))
     top = probs.topk(k, dim=1)
-    return [Prediction(source_name(s), img, top.indices[i].tolist(), top.values[i].tolist(), probs[i])
-            for i, (s, img) in enumerate(zip(sources, images))]
+    return [Prediction(st.name, st.image, top.indices[i].tolist(), top.values[i].tolist(), probs[i], st.original)
+            for i, st in enumerate(steps)]
 
 
 # --- plots --------------------------------------------------------------------------------------
 
 
+def _figure(width: float, height: float):
+    """A figure in the notebooks' style (shown as PNG when it is a cell's last value, no pyplot)."""
+    from .plots import DPI, Figure
+
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def _style():
+    import matplotlib
+
+    from .plots import STYLE
+
+    return matplotlib.rc_context(STYLE)
+
+
+def _show(ax, image, title: str, gray: bool = True) -> None:
+    if isinstance(image, Image.Image):
+        image = np.asarray(image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGBA"))
+        gray = image.ndim == 2
+    ax.imshow(image, cmap="gray" if gray else None, vmin=0 if gray else None,
+              vmax=(255 if image.dtype == np.uint8 or image.max() > 1 else 1) if gray else None,
+              interpolation="nearest" if max(image.shape[:2]) <= 64 else "antialiased")
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def plot_prediction(prediction: Prediction, axes=None, title: str | None = None):
-    """The 28x28 image the model saw beside a bar chart of its top-k probabilities.
-
-    ``axes``: two matplotlib axes (a new figure when ``None``). Returns the figure.
-    """
+    """The image as loaded (when known), the 28x28 image the model saw, and a bar chart of the top-k
+    probabilities. ``axes``: 2 or 3 matplotlib axes (default: a new figure). Returns the figure."""
     if axes is None:
-        from matplotlib.figure import Figure
+        with _style():
+            fig = _figure(8.5 if prediction.original is not None else 6, 2.8)
+            n = 3 if prediction.original is not None else 2
+            axes = fig.subplots(1, n, width_ratios=[1, 1, 1.5][-n:])
+            _plot_prediction(prediction, axes, title)
+        return fig
+    _plot_prediction(prediction, axes, title)
+    return axes[0].figure
 
-        fig = Figure(figsize=(6, 2.6), layout="constrained")
-        axes = fig.subplots(1, 2, width_ratios=[1, 1.4])
-    ax_img, ax_bar = axes
-    ax_img.imshow(prediction.image.numpy(), cmap="gray", vmin=0, vmax=255)
-    ax_img.set_title(title if title is not None else prediction.name, fontsize=10)
-    ax_img.set_xticks([])
-    ax_img.set_yticks([])
+
+def _plot_prediction(prediction: Prediction, axes, title: str | None) -> None:
+    *ax_imgs, ax_bar = axes
+    if len(ax_imgs) == 2:
+        _show(ax_imgs[0], prediction.original, title if title is not None else prediction.name)
+        _show(ax_imgs[1], prediction.image.numpy(), "model input")
+    else:
+        _show(ax_imgs[0], prediction.image.numpy(), title if title is not None else prediction.name)
     k = len(prediction.digits)
-    labels = [str(d) for d in prediction.digits][::-1]
-    colours = ["tab:blue"] * (k - 1) + ["tab:green"]
-    ax_bar.barh(labels, prediction.probabilities[::-1], color=colours)
-    for y, p in enumerate(prediction.probabilities[::-1]):
-        ax_bar.text(min(p, 0.75) + 0.02, y, f"{p:.1%}", va="center", fontsize=9)
+    probs = prediction.probabilities[::-1]
+    ax_bar.barh([str(d) for d in prediction.digits][::-1], probs, color=["tab:blue"] * (k - 1) + ["tab:green"])
+    for y, p in enumerate(probs):
+        ax_bar.text(p + 0.02 if p < 0.6 else p - 0.02, y, f"{p:.1%}", va="center",
+                    ha="left" if p < 0.6 else "right", color="black" if p < 0.6 else "white")
     ax_bar.set_xlim(0, 1)
     ax_bar.set_xlabel("probability")
-    ax_bar.set_ylabel(f"top-{k} digits")
-    return ax_img.figure
+    ax_bar.set_title(f"top {k}")
 
 
-def plot_predictions(predictions: Sequence[Prediction], path: str | os.PathLike | None = None,
-                     columns: int = 2, titles: Sequence[str] | None = None):
-    """A grid of :func:`plot_prediction` panels; saved as PNG to ``path`` when given. Returns the figure."""
-    from matplotlib.figure import Figure
-
+def plot_predictions(predictions: Sequence[Prediction], path: str | os.PathLike | None = None, columns: int = 2,
+                     titles: Sequence[str] | None = None, originals: bool = True):
+    """A grid of :func:`plot_prediction` panels (with the images as loaded, when ``originals`` and they
+    are known); also saved as PNG to ``path`` when given. Returns the figure."""
     n = len(predictions)
+    if n == 0:
+        raise ValueError("no predictions to plot")
+    originals = originals and all(p.original is not None for p in predictions)
     columns = max(1, min(columns, n))
     rows = -(-n // columns)
-    fig = Figure(figsize=(6 * columns, 2.4 * rows), layout="constrained")
-    axes = np.array(fig.subplots(rows, 2 * columns, width_ratios=[1, 1.4] * columns, squeeze=False))
-    for i, pred in enumerate(predictions):
-        r, c = divmod(i, columns)
-        plot_prediction(pred, (axes[r, 2 * c], axes[r, 2 * c + 1]), titles[i] if titles else None)
-    for j in range(n, rows * columns):
-        r, c = divmod(j, columns)
-        axes[r, 2 * c].set_axis_off()
-        axes[r, 2 * c + 1].set_axis_off()
+    per = 3 if originals else 2
+    with _style():
+        fig = _figure((8.5 if originals else 6) * columns, 2.8 * rows)
+        axes = np.array(fig.subplots(rows, per * columns, width_ratios=[1, 1, 1.5][-per:] * columns, squeeze=False))
+        for i, pred in enumerate(predictions):
+            r, c = divmod(i, columns)
+            _plot_prediction(pred if originals else _without_original(pred), axes[r, per * c:per * (c + 1)],
+                             titles[i] if titles else None)
+        for j in range(n, rows * columns):
+            r, c = divmod(j, columns)
+            for ax in axes[r, per * c:per * (c + 1)]:
+                ax.set_axis_off()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
+        fig.savefig(path)
     return fig
 
 
-def plot_steps(steps: Preprocessed):
-    """The preprocessing of one image, step by step: original, grayscale, inverted ink (cleaned),
-    cropped, 20x20 box, 28x28 centred by centre of mass. Returns the figure."""
-    from matplotlib.figure import Figure
+def _without_original(prediction: Prediction) -> Prediction:
+    from dataclasses import replace
 
-    fig = Figure(figsize=(13, 2.6), layout="constrained")
-    axes = fig.subplots(1, 6)
-    original = steps.original
-    if original.mode not in ("RGB", "RGBA", "L"):
-        original = original.convert("RGBA")
+    return replace(prediction, original=None)
+
+
+def plot_steps(steps: Preprocessed):
+    """The preprocessing of one image, step by step: as loaded, grayscale, ink (inverted when the
+    background was light; cleaned) with the digit's bounding box, cropped (and thickened), scaled into
+    the 20x20 box, and pasted into 28x28 with the centre of mass (+) at the centre. Returns the figure."""
     top, left, bottom, right = steps.bbox
-    ink_title = "inverted, cleaned" if steps.inverted else "ink, cleaned"
-    if steps.by_colour:
-        ink_title = "colour distance, cleaned"
-    panels = [(np.asarray(original), "original", None), (steps.gray, "grayscale", "gray"),
-              (steps.ink, ink_title, "gray"),
-              (steps.cropped, "cropped" + (", thickened" if steps.thickened else ""), "gray"),
-              (steps.boxed, f"{steps.boxed.shape[1]}x{steps.boxed.shape[0]} (fits 20x20)", "gray"),
-              (steps.image.numpy(), "28x28, centre of mass", "gray")]
-    for ax, (img, title, cmap) in zip(axes, panels):
-        ax.imshow(img, cmap=cmap, vmin=0 if cmap else None,
-                  vmax=(255 if img.dtype == np.uint8 or img.max() > 1 else 1) if cmap else None)
-        ax.set_title(title, fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    axes[2].add_patch(_rectangle(left - 0.5, top - 0.5, right - left, bottom - top))
-    axes[5].add_patch(_rectangle(3.5, 3.5, 20, 20, ls="--"))
-    axes[5].plot([CENTRE], [CENTRE], "r+", ms=10)
+    ink_title = "colour contrast" if steps.by_colour else ("inverted" if steps.inverted else "ink")
+    panels = [(steps.original, "as loaded"), (steps.gray, "grayscale"), (steps.ink, ink_title + ", cleaned"),
+              (steps.cropped, "cropped" + (", thicker" if steps.thickened else "")),
+              (steps.boxed, f"{steps.boxed.shape[1]}x{steps.boxed.shape[0]}: fits 20x20"),
+              (steps.image.numpy(), "28x28, centred")]
+    with _style():
+        fig = _figure(16, 3.2)
+        axes = fig.subplots(1, 6)
+        for ax, (image, title) in zip(axes, panels):
+            _show(ax, image, title)
+        axes[2].add_patch(_rectangle(left - 0.5, top - 0.5, right - left, bottom - top))
+        axes[5].add_patch(_rectangle(3.5, 3.5, BOX, BOX, ls="--"))
+        axes[5].plot([CENTRE], [CENTRE], "r+", ms=14, mew=2)
     return fig
 
 
 def _rectangle(x, y, w, h, ls="-"):
     from matplotlib.patches import Rectangle
 
-    return Rectangle((x, y), w, h, fill=False, ec="tab:red", lw=1, ls=ls)
+    return Rectangle((x, y), w, h, fill=False, ec="tab:red", lw=1.5, ls=ls)
 
 
 # --- synthetic digits (for the tests and the notebook) --------------------------------------------
@@ -535,12 +581,14 @@ def draw_digit(digit: int, canvas: tuple[int, int] = (200, 200), box: tuple[floa
 
 
 def render_mnist(image: torch.Tensor | np.ndarray, scale: int = 4, canvas: tuple[int, int] | None = None,
-                 offset: tuple[int, int] = (0, 0), dark_on_light: bool = False) -> Image.Image:
+                 offset: tuple[int, int] = (0, 0), dark_on_light: bool = False, smooth: bool = False) -> Image.Image:
     """An MNIST image (uint8 28x28) as a bigger grayscale picture, as if it were a learner's drawing:
-    upscaled ``scale`` times (bilinear), pasted at ``offset`` (x, y) on a ``canvas`` (width, height;
-    default: just the upscaled image), optionally black on white."""
+    upscaled ``scale`` times (each pixel a square block; bilinear with ``smooth``, which blurs the
+    strokes a little), pasted at ``offset`` (x, y) on a ``canvas`` (width, height; default: just the
+    upscaled image), optionally black on white."""
     a = np.asarray(image, dtype=np.uint8)
-    big = Image.fromarray(a, mode="L").resize((28 * scale, 28 * scale), Image.Resampling.BILINEAR)
+    resample = Image.Resampling.BILINEAR if smooth else Image.Resampling.NEAREST
+    big = Image.fromarray(a, mode="L").resize((28 * scale, 28 * scale), resample)
     if canvas is not None:
         out = Image.new("L", canvas, 0)
         out.paste(big, offset)
