@@ -25,6 +25,7 @@ or drawing:
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections import deque
@@ -578,6 +579,18 @@ def draw_digit(digit: int, canvas: tuple[int, int] = (200, 200), box: tuple[floa
     else:
         raise ValueError(f"style must be 'hand' or 'font', not {style!r}")
     return img.resize((W, H), Image.Resampling.BOX)
+
+
+def photo_like(image: Image.Image, light: float = 0.25, noise: float = 8.0, quality: int = 60,
+               seed: int = 0) -> Image.Image:
+    """``image`` as a phone camera might see it: light falling off towards the left by ``light``,
+    sensor noise and paper texture (Gaussian, ``noise`` grey levels), JPEG compression at ``quality``."""
+    rng = np.random.default_rng(seed)
+    a = np.asarray(image.convert("RGB"), dtype=np.float64)
+    a = a * (1 - light + light * np.linspace(0, 1, a.shape[1]))[None, :, None] + rng.normal(0, noise, a.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue()))
 
 
 def render_mnist(image: torch.Tensor | np.ndarray, scale: int = 4, canvas: tuple[int, int] | None = None,

@@ -17,8 +17,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from effmnist.cli import main
-from effmnist.predict import (BOX, CENTRE, ImageError, classify, draw_digit, plot_predictions, plot_steps,
-                              preprocess, preprocess_steps, render_mnist, to_model_input)
+from effmnist.predict import (BOX, CENTRE, ImageError, classify, draw_digit, photo_like, plot_predictions,
+                              plot_steps, preprocess, preprocess_steps, render_mnist, to_model_input)
 from effmnist.train import predict, save_checkpoint, train
 
 COLOURS = [("black", "white"), ("white", "black"), ((200, 30, 30), (40, 160, 60)),  # red on green
@@ -150,15 +150,10 @@ def test_synthetic_digits_are_classified(reference, style):
 
 def photo_of(digit: int, seed: int = 0) -> tuple[Image.Image, Image.Image]:
     """A "phone photo": blue pen on cream paper, uneven light, noise, a speck, JPEG at quality 60."""
-    rng = np.random.default_rng(seed)
     clean = draw_digit(digit, (640, 480), (250, 110, 400, 330), (30, 40, 90), (235, 230, 215), stroke=0.04)
-    a = np.asarray(clean, dtype=float) * (0.75 + 0.25 * np.arange(640) / 640)[None, :, None]
-    a += rng.normal(0, 8, a.shape)
-    noisy = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
-    ImageDraw.Draw(noisy).ellipse((60, 400, 65, 405), fill=(60, 60, 60))
-    buffer = io.BytesIO()
-    noisy.save(buffer, "JPEG", quality=60)
-    return Image.open(io.BytesIO(buffer.getvalue())), clean
+    specked = clean.copy()
+    ImageDraw.Draw(specked).ellipse((60, 400, 65, 405), fill=(60, 60, 60))
+    return photo_like(specked, light=0.25, noise=8, quality=60, seed=seed), clean
 
 
 @pytest.mark.parametrize("digit", [1, 4, 7, 8])
