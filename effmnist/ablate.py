@@ -122,3 +122,33 @@ def save_results(results: dict, path: Path = DEFAULT_OUT) -> Path:
 def load_results(path: Path = DEFAULT_OUT) -> dict:
     """Read a results file written by :func:`save_results`."""
     return json.loads(Path(path).read_text())
+
+
+def verdicts(results: dict) -> list[dict]:
+    """Each non-baseline variant against its group's baseline (the reference's choice), on validation.
+
+    ``diff`` is baseline minus variant (positive: the reference's choice is better), ``se`` its standard
+    error over seeds. The verdict: "reference better" / "variant better" when |diff| > 2 se, else
+    "no clear difference" (within seed noise).
+    """
+    summary = summarize(results)
+    out = []
+    for group in dict.fromkeys(s["group"] for s in summary if s["group"] != RECIPE_GROUP):
+        baseline, *others = [s for s in summary if s["group"] == group]
+        for s in others:
+            diff = baseline["val_mean"] - s["val_mean"]
+            se = (baseline["val_std"] ** 2 / baseline["seeds"] + s["val_std"] ** 2 / s["seeds"]) ** 0.5
+            verdict = ("no clear difference" if abs(diff) <= 2 * se
+                       else "reference better" if diff > 0 else "variant better")
+            out.append({"group": group, "baseline": baseline["variant"], "variant": s["variant"], "diff": diff,
+                        "se": se, "verdict": verdict})
+    return out
+
+
+def format_verdicts(results: dict) -> str:
+    """The verdicts as a text table (differences in percentage points)."""
+    lines = [f"{'group':<11}{'reference choice':<25}{'vs':<18}{'difference (pp)':>18}   verdict"]
+    for v in verdicts(results):
+        lines.append(f"{v['group']:<11}{v['baseline']:<25}{v['variant']:<18}"
+                     f"{100 * v['diff']:>+9.2f} ± {100 * v['se']:.2f}   {v['verdict']}")
+    return "\n".join(lines)

@@ -301,3 +301,41 @@ def per_class_accuracy_bars(accuracy: torch.Tensor, overall: float | None = None
     ax.set_ylabel("accuracy (%)")
     ax.set_title("Accuracy per digit" + (f" (the axis starts at {bottom:g}%)" if bottom > 0 else ""))
     return fig
+
+
+@legible
+def ablation_bars(summary: Sequence[Mapping], group: str) -> Figure:
+    """Validation accuracy of each variant of one ablation group: mean over seeds, with ±1 std error bars."""
+    rows = [s for s in summary if s["group"] == group]
+    mean = np.array([100 * s["val_mean"] for s in rows])
+    std = np.array([100 * s["val_std"] for s in rows])
+    fig = _figure(2.2 * len(rows) + 4, 4.6)
+    ax = fig.subplots()
+    colors = ["tab:gray"] + ["tab:blue"] * (len(rows) - 1)  # the first variant is the reference
+    bars = ax.bar(range(len(rows)), mean, yerr=std, capsize=8, color=colors)
+    ax.bar_label(bars, labels=[f"{m:.2f}" for m in mean], padding=4, fontsize=12)
+    bottom = max(0.0, float(np.floor(np.min(mean - std) - 0.5)))
+    ax.set_ylim(bottom, min(100.0, float(np.max(mean + std)) + 0.4))
+    ax.set_xticks(range(len(rows)), [s["variant"] for s in rows])
+    ax.set_xlabel(f"{group} (grey: the reference's choice)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title(f"Ablation: {group} (mean ± std over {rows[0]['seeds']} seeds; axis starts at {bottom:g}%)")
+    return fig
+
+
+@legible
+def accuracy_vs_parameters(points: Sequence[Mapping]) -> Figure:
+    """Test accuracy (mean ± std over seeds) against parameter count, one labelled point per model."""
+    fig = _figure(11, 5.5)
+    ax = fig.subplots()
+    for p in points:
+        ax.errorbar(p["params"], 100 * p["test_mean"], yerr=100 * p["test_std"], fmt="o", markersize=9, capsize=6)
+        ax.annotate(p["label"], (p["params"], 100 * p["test_mean"]), textcoords="offset points", xytext=(8, 6),
+                    fontsize=12)
+    ax.axvline(25_000, color="black", linestyle="--", linewidth=1, label="25k parameter budget")
+    ax.axhline(95, color="tab:red", linestyle=":", linewidth=1.5, label="the 95% target")
+    ax.set_xlabel("trainable parameters")
+    ax.set_ylabel("test accuracy after one epoch (%)")
+    ax.legend(loc="lower right")
+    ax.set_title("One epoch of training: accuracy against model size")
+    return fig

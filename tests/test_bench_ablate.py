@@ -56,3 +56,14 @@ def test_one_committed_ablation_cell_reproduces_within_seed_noise(splits):
     mean = statistics.mean(r["val_accuracy"] for r in cell)
     assert row["params"] == cell[0]["params"]
     assert math.isclose(row["val_accuracy"], mean, abs_tol=max(4 * spread, 0.003))
+
+
+def test_verdicts_separate_real_effects_from_seed_noise():
+    def rows(variant, accs, group="g"):
+        return [{"group": group, "variant": variant, "seed": s, "params": 1, "val_accuracy": a,
+                 "test_accuracy": a, "train_seconds": 1.0} for s, a in enumerate(accs)]
+
+    results = {"rows": rows("base", [0.980, 0.981, 0.982]) + rows("worse", [0.950, 0.951, 0.952])
+               + rows("same", [0.9805, 0.9815, 0.9810]) + rows("better", [0.990, 0.991, 0.992])}
+    got = {v["variant"]: v["verdict"] for v in ablate.verdicts(results)}
+    assert got == {"worse": "reference better", "same": "no clear difference", "better": "variant better"}
