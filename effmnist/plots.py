@@ -54,6 +54,7 @@ def legible(fn: Callable[..., Figure]) -> Callable[..., Figure]:
 
 
 def _figure(width: float, height: float) -> Figure:
+    """A new figure of ``width`` x ``height`` inches at :data:`DPI`, with constrained layout."""
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
@@ -147,6 +148,7 @@ def mean_digits(images: torch.Tensor, labels: torch.Tensor) -> Figure:
 
 
 def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """Means of each run of ``window`` consecutive values (``len(values) - window + 1`` of them)."""
     window = max(1, min(window, len(values)))
     kernel = np.ones(window) / window
     return np.convolve(values, kernel, mode="valid")
