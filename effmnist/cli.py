@@ -146,8 +146,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     report = run_bench(splits, repeats=args.repeats, device=args.device)
     print(format_report(report))
     if args.profile:
+        report["profile"] = profile_training(splits)
         print("\nWhere the time goes (fast path, 100 batches):")
-        print(profile_training(splits))
+        print(report["profile"])
     if args.json:
         _atomic_write_text(Path(args.json), json.dumps(report, indent=2) + "\n")
     return 0

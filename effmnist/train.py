@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Splits, TensorLoader
+from .data import Splits, TensorLoader, default_file_mode
 from .model import EfficientMNIST, ModelConfig, count_parameters
 
 
@@ -278,6 +278,7 @@ def save_checkpoint(path: str | os.PathLike, model: EfficientMNIST, metrics: dic
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

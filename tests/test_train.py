@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from effmnist import data
+from effmnist.data import default_file_mode
 from effmnist.model import EfficientMNIST, ModelConfig
 from effmnist.train import CheckpointError, get_recipe, load_checkpoint, save_checkpoint, train
 
@@ -42,6 +43,7 @@ def test_checkpoint_round_trip_gives_identical_predictions(tmp_path, splits):
     x = splits.test_x[:32]
     assert torch.equal(model(x), loaded(x)) and metrics == {"test_accuracy": 0.5}
     assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temporary files left
+    assert path.stat().st_mode & 0o777 == default_file_mode()  # readable like any file, not mkstemp's 0600
 
 
 def test_checkpoint_of_another_architecture_is_refused_clearly(tmp_path):
