@@ -76,6 +76,8 @@ def load_image(source: ImageSource) -> Image.Image:
             raise ImageError(f"{path}: is a folder, not an image")
         try:
             with Image.open(path) as opened:
+                if opened.format == "JPEG":  # decode a 12-megapixel photo at a fraction of its size: faster
+                    opened.draft(opened.mode, (2 * WORK_SIZE, 2 * WORK_SIZE))
                 opened.load()
                 image = _upright(opened)
         except UnidentifiedImageError:

@@ -178,6 +178,18 @@ def test_ruled_paper_lines_are_not_part_of_the_digit(reference):
     assert classify(ruled, reference[0])[0].digit == 3
 
 
+def test_phone_photo_stored_sideways_is_turned_upright_by_its_exif_orientation(reference, tmp_path):
+    upright = draw_digit(7, (1600, 1200), (600, 250, 1000, 950), (30, 40, 90), (235, 230, 215), stroke=0.05)
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)  # as the camera stored it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
+    sideways.save(tmp_path / "photo.jpg", exif=exif, quality=85)
+    steps = preprocess_steps(tmp_path / "photo.jpg")
+    assert steps.original.size == (1600 // 2, 1200 // 2)  # upright, and decoded at half size (JPEG draft)
+    assert mean_abs_diff(steps.image, preprocess(upright)) < 0.03
+    assert classify(tmp_path / "photo.jpg", reference[0])[0].digit == 7
+
+
 def test_image_modes_give_the_same_result(tmp_path):
     """RGB, palette, 1-bit, 16-bit, grayscale+alpha and RGBA on a transparent canvas, dark or light ink."""
     gray = draw_digit(5, (120, 100), (40, 10, 90, 80), "black", "white").convert("L")
