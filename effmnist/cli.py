@@ -1,4 +1,4 @@
-"""Command line: ``python -m effmnist {train,data} ...`` (``--help`` on each)."""
+"""Command line: ``python -m effmnist {train,data,predict,bench,ablate} ...`` (``--help`` on each)."""
 
 from __future__ import annotations
 
