@@ -201,9 +201,22 @@ def _from_torchvision(folder: Path, log) -> bool:
 @contextlib.contextmanager
 def _lock(folder: Path):
     """An exclusive lock on the data folder, so two processes never prepare at once."""
-    import fcntl
-
     with open(folder / ".prepare.lock", "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: lock the first byte instead
+            import msvcrt
+
+            handle.write(" ")
+            handle.flush()
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+            return
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -45,7 +45,6 @@ def test_summary_gives_mean_and_sample_std_per_variant():
     assert summary["seeds"] == 3 and summary["test_min"] == 0.97
 
 
-@pytest.mark.skipif(not RESULTS.exists(), reason="results/ablations.json not produced yet")
 def test_one_committed_ablation_cell_reproduces_within_seed_noise(splits):
     committed = ablate.load_results(RESULTS)
     assert {"command", "seeds", "torch", "cpu", "date"} <= set(committed["provenance"])
