@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import platform
 import statistics
-import time
 
 import torch
 import torch.nn.functional as F

@@ -74,7 +74,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from .data import load_splits, raw_folder
+    from .data import load_splits
     from .model import EfficientMNIST, parameter_breakdown
     from .train import get_recipe, pick_device, save_checkpoint, train
 
@@ -128,7 +128,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from .data import prepare_mnist, raw_folder, verify_raw
+    from .data import prepare_mnist, verify_raw
 
     root = prepare_mnist(args.data_dir, verbose=True)
     for name, state in verify_raw(root).items():

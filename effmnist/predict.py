@@ -386,9 +386,9 @@ def classify(sources: ImageSource | Sequence[ImageSource], model: torch.nn.Modul
 
 def _figure(width: float, height: float):
     """A figure in the notebooks' style (shown as PNG when it is a cell's last value, no pyplot)."""
-    from .plots import DPI, Figure
+    from . import plots  # imported here: classifying without plotting needs no matplotlib
 
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    return plots._figure(width, height)
 
 
 def _style():
