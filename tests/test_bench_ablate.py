@@ -66,3 +66,21 @@ def test_verdicts_separate_real_effects_from_seed_noise():
                + rows("same", [0.9805, 0.9815, 0.9810]) + rows("better", [0.990, 0.991, 0.992])}
     got = {v["variant"]: v["verdict"] for v in ablate.verdicts(results)}
     assert got == {"worse": "reference better", "same": "no clear difference", "better": "variant better"}
+
+
+@pytest.mark.parametrize("table", [ablate.format_summary, ablate.format_verdicts])
+def test_measured_tables_mark_every_number_and_keep_the_columns(table):
+    results = ablate.load_results(RESULTS)
+    plain, measured = table(results).splitlines(), table(results, measured=True).splitlines()
+    assert "~" not in "".join(plain)  # committed numbers are printed as they are
+    numbers_per_row = 4 if table is ablate.format_summary else 2
+    for p, m in zip(plain[1:], measured[1:], strict=True):
+        assert m.count("~") == numbers_per_row
+        assert m.replace("~", "").split() == p.split()  # the same numbers, only marked
+
+
+def test_verdict_table_widens_for_long_group_names():
+    rows = [{"group": "label_smoothing", "variant": v, "seed": s, "params": 1, "val_accuracy": a + s / 1000,
+             "test_accuracy": a, "train_seconds": 1.0} for v, a in (("none", 0.98), ("0.1", 0.99)) for s in range(3)]
+    header, line = ablate.format_verdicts({"rows": rows}).splitlines()
+    assert line.startswith("label_smoothing ") and header.index("reference choice") == line.index("none")
