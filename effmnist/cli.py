@@ -45,11 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="also print a torch.profiler table of the fast path")
     p.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON here")
 
-    from .ablate import ABLATIONS, DEFAULT_OUT
+    from .ablate import ABLATIONS, DEFAULT_OUT, SEARCH_GROUP
 
     p = sub.add_parser("ablate", help="train the ablation variants on several seeds; write a results file")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
-    p.add_argument("--groups", nargs="+", choices=list(ABLATIONS), default=None, help="default: all groups")
+    p.add_argument("--groups", nargs="+", choices=[*ABLATIONS, SEARCH_GROUP], default=None,
+                   help=f"default: all groups but {SEARCH_GROUP!r} (changes to the best recipe, notebook 05's exercise 3)")
     p.add_argument("--recipes", nargs="*", choices=sorted(RECIPES), default=[],
                    help="named recipes to run on the same seeds too (e.g. reference best small)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"results file (default: {DEFAULT_OUT})")

@@ -6,7 +6,8 @@ import pytest
 
 from effmnist import ablate
 from effmnist.bench import format_report, training_flops_per_image
-from effmnist.model import ModelConfig
+from effmnist.model import EfficientMNIST, ModelConfig, count_parameters
+from effmnist.train import get_recipe
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "ablations.json"
 
@@ -35,6 +36,25 @@ def test_every_ablation_changes_exactly_what_it_names():
         assert ablate.variant_recipe(group, baseline).to_dict() | {"name": ""} == reference.to_dict() | {"name": ""}
         for variant in others:
             assert ablate.variant_recipe(group, variant).to_dict() != reference.to_dict()
+
+
+def test_search_candidates_change_the_best_recipe_and_stay_under_25k():
+    best = ablate.variant_recipe(ablate.SEARCH_GROUP, "best recipe")
+    assert best.to_dict() | {"name": ""} == get_recipe("best").to_dict() | {"name": ""}
+    assert ablate.cells() == ablate.cells(list(ablate.ABLATIONS))  # the search runs only when asked for
+    for variant in list(ablate.SEARCH)[1:]:
+        recipe = ablate.variant_recipe(ablate.SEARCH_GROUP, variant)
+        assert recipe.to_dict() | {"name": ""} != best.to_dict() | {"name": ""}
+        assert count_parameters(EfficientMNIST(recipe.model)) < 25_000
+
+
+def test_search_verdicts_name_the_baseline():
+    rows = [{"group": ablate.SEARCH_GROUP, "variant": v, "seed": s, "params": 1, "val_accuracy": a + s / 10_000,
+             "test_accuracy": a, "train_seconds": 1.0} for v, a in (("best recipe", 0.99), ("worse", 0.98))
+            for s in range(3)]
+    (verdict,) = ablate.verdicts({"rows": rows})
+    assert verdict["verdict"] == "baseline better"
+    assert ablate.format_verdicts({"rows": rows}).splitlines()[0].split()[1] == "baseline"
 
 
 def test_summary_gives_mean_and_sample_std_per_variant():
