@@ -185,9 +185,10 @@ def format_verdicts(results: dict, measured: bool = False) -> str:
     """The verdicts as a text table (differences in percentage points); ``measured`` as in :func:`format_summary`."""
     rows = verdicts(results)
     g = max([11] + [len(v["group"]) + 1 for v in rows])
+    w = max([18] + [len(v["variant"]) + 2 for v in rows])
     first = "baseline" if rows and all(v["group"] == SEARCH_GROUP for v in rows) else "reference choice"
-    lines = [f"{'group':<{g}}{first:<25}{'vs':<18}{'difference (pp)':>{18 + measured}}   verdict"]
+    lines = [f"{'group':<{g}}{first:<25}{'vs':<{w}}{'difference (pp)':>{18 + measured}}   verdict"]
     for v in rows:
-        lines.append(f"{v['group']:<{g}}{v['baseline']:<25}{v['variant']:<18}"
+        lines.append(f"{v['group']:<{g}}{v['baseline']:<25}{v['variant']:<{w}}"
                      f"{_pct(v['diff'], 9, measured, sign='+')} ± {_pct(v['se'], 0, measured)}   {v['verdict']}")
     return "\n".join(lines)

@@ -99,8 +99,11 @@ def test_measured_tables_mark_every_number_and_keep_the_columns(table):
         assert m.replace("~", "").split() == p.split()  # the same numbers, only marked
 
 
-def test_verdict_table_widens_for_long_group_names():
+def test_verdict_table_widens_for_long_names():
+    long_variant = "no dropout, no clipping, AdamW"
     rows = [{"group": "label_smoothing", "variant": v, "seed": s, "params": 1, "val_accuracy": a + s / 1000,
-             "test_accuracy": a, "train_seconds": 1.0} for v, a in (("none", 0.98), ("0.1", 0.99)) for s in range(3)]
+             "test_accuracy": a, "train_seconds": 1.0} for v, a in (("none", 0.98), (long_variant, 0.99))
+            for s in range(3)]
     header, line = ablate.format_verdicts({"rows": rows}).splitlines()
     assert line.startswith("label_smoothing ") and header.index("reference choice") == line.index("none")
+    assert f"{long_variant} " in line and header.index("difference") > line.index(long_variant) + len(long_variant)
