@@ -202,7 +202,8 @@ def _from_torchvision(folder: Path, log) -> bool:
 @contextlib.contextmanager
 def _lock(folder: Path):
     """An exclusive lock on the data folder, so two processes never prepare at once."""
-    with open(folder / ".prepare.lock", "w") as handle:
+    # "a+": never truncate; on Windows, truncating a file whose first byte another process has locked fails
+    with open(folder / ".prepare.lock", "a+") as handle:
         try:
             import fcntl
         except ImportError:  # Windows
@@ -214,10 +215,8 @@ def _lock(folder: Path):
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
             return
-        import msvcrt  # lock the file's first byte
+        import msvcrt  # lock the file's first byte (Windows allows locking past the end of a file)
 
-        handle.write(" ")
-        handle.flush()
         while True:
             handle.seek(0)
             try:
