@@ -310,3 +310,17 @@ def load_checkpoint(path: str | os.PathLike, expected: ModelConfig | None = None
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: the weights do not fit the architecture it names: {exc}") from None
     return model.to(device).eval(), payload.get("metrics", {})
+
+
+def load_or_train(path: str | os.PathLike, recipe: Recipe | str = "reference", splits: Splits | None = None, *,
+                  seed: int = 0) -> tuple[EfficientMNIST, dict]:
+    """The checkpoint at ``path``, trained (``recipe``, ``seed``) and saved there first if it is missing.
+
+    Notebooks 04 and 06 and the solutions share notebook 03's model this way; a fresh checkout or
+    Colab session trains it once. A checkpoint of another architecture is refused, as in :func:`load_checkpoint`.
+    """
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    if not Path(path).exists():
+        result = train(recipe, splits, seed=seed, progress=False)
+        save_checkpoint(path, result.model, result.metrics())
+    return load_checkpoint(path, expected=recipe.model)

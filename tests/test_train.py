@@ -6,7 +6,7 @@ import torch
 from effmnist import data
 from effmnist.data import default_file_mode
 from effmnist.model import EfficientMNIST, ModelConfig
-from effmnist.train import CheckpointError, get_recipe, load_checkpoint, save_checkpoint, train
+from effmnist.train import CheckpointError, get_recipe, load_checkpoint, load_or_train, save_checkpoint, train
 
 
 def _small(splits, n_train=6_400):
@@ -44,6 +44,19 @@ def test_checkpoint_round_trip_gives_identical_predictions(tmp_path, splits):
     assert torch.equal(model(x), loaded(x)) and metrics == {"test_accuracy": 0.5}
     assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temporary files left
     assert path.stat().st_mode & 0o777 == default_file_mode()  # readable like any file, not mkstemp's 0600
+
+
+def test_load_or_train_trains_once_then_loads(tmp_path, splits):
+    path = tmp_path / "checkpoints" / "model.pt"
+    model, metrics = load_or_train(path, "reference", _small(splits, 3_200), seed=3)
+    assert path.exists() and metrics["val_accuracy"] > 0.5 and metrics["params"] == 24_048
+    saved_at = path.stat().st_mtime_ns
+    again, metrics_again = load_or_train(path, "reference", data.Splits(*(getattr(splits, f.name)[:0] for f in dataclasses.fields(splits))), seed=3)
+    assert path.stat().st_mtime_ns == saved_at and metrics_again == metrics  # loaded, not trained again
+    x = splits.test_x[:32]
+    assert torch.equal(model(x), again(x)) and not again.training
+    with pytest.raises(CheckpointError, match="different architecture"):
+        load_or_train(path, "best")
 
 
 def test_checkpoint_of_another_architecture_is_refused_clearly(tmp_path):
