@@ -15,4 +15,6 @@ def pytest_configure(config):
     if hasattr(opt, "nbval_sanitize_with") and not opt.nbval_sanitize_with:
         opt.nbval_sanitize_with = str(SANITIZE)
     if hasattr(opt, "nbval_current_env"):
-        opt.nbval_current_env = True  # run notebooks in this interpreter, whatever kernels are installed
+        opt.nbval_current_env = (
+            True  # run notebooks in this interpreter, whatever kernels are installed
+        )

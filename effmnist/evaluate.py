@@ -12,9 +12,14 @@ import torch
 NUM_CLASSES = 10
 
 
-def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+def confusion_matrix(
+    labels: torch.Tensor, preds: torch.Tensor, num_classes: int = NUM_CLASSES
+) -> torch.Tensor:
     """Counts (num_classes, num_classes), int64: entry [t, p] is how many images of digit t were predicted p."""
-    labels, preds = torch.as_tensor(labels).long().cpu().flatten(), torch.as_tensor(preds).long().cpu().flatten()
+    labels, preds = (
+        torch.as_tensor(labels).long().cpu().flatten(),
+        torch.as_tensor(preds).long().cpu().flatten(),
+    )
     if labels.shape != preds.shape:
         raise ValueError(f"labels and preds differ in length: {len(labels)} vs {len(preds)}")
     for name, t in (("labels", labels), ("preds", preds)):
@@ -35,7 +40,9 @@ def mistakes(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (probs.argmax(dim=1) != labels).nonzero().flatten()
 
 
-def most_confident_mistakes(probs: torch.Tensor, labels: torch.Tensor, k: int | None = None) -> torch.Tensor:
+def most_confident_mistakes(
+    probs: torch.Tensor, labels: torch.Tensor, k: int | None = None
+) -> torch.Tensor:
     """Indices of misclassified images, most confident wrong prediction first (ties: dataset order); at most ``k``."""
     wrong = mistakes(probs, labels)
     confidence = probs[wrong].max(dim=1).values
@@ -48,6 +55,8 @@ def top_confusions(cm: torch.Tensor, k: int = 5) -> list[tuple[int, int, int]]:
     cm = torch.as_tensor(cm).clone()
     cm.fill_diagonal_(-1)
     n = cm.shape[1]
-    cells = sorted(((int(cm[t, p]), t, p) for t in range(n) for p in range(n) if cm[t, p] > 0),
-                   key=lambda c: (-c[0], c[1], c[2]))
+    cells = sorted(
+        ((int(cm[t, p]), t, p) for t in range(n) for p in range(n) if cm[t, p] > 0),
+        key=lambda c: (-c[0], c[1], c[2]),
+    )
     return [(t, p, count) for count, t, p in cells[:k]]

@@ -18,7 +18,9 @@ from .model import EfficientMNIST, ModelConfig, count_parameters
 BUDGET = 25_000  # the challenge: fewer than 25,000 parameters
 
 
-def stage_shapes(model: EfficientMNIST, input_shape: tuple[int, ...] = (1, 1, 28, 28)) -> list[tuple[str, tuple]]:
+def stage_shapes(
+    model: EfficientMNIST, input_shape: tuple[int, ...] = (1, 1, 28, 28)
+) -> list[tuple[str, tuple]]:
     """``(name, shape)`` for the input, the output of each stage, the pooled features and the logits."""
     was_training = model.training
     model.eval()
@@ -68,8 +70,12 @@ def receptive_fields(model: EfficientMNIST, input_size: int = 28) -> list[Recept
             size = (size + 2 * p - k) // s + 1
             rf, jump = rf + (k - 1) * jump, jump * s
             rows.append(ReceptiveField(f"{kind}{counts[kind]}", k, s, p, size, jump, rf))
-    if model.config.head == "gap":  # averaging the whole size x size map: a kernel as wide as the map
-        rows.append(ReceptiveField("global avg pool", size, size, 0, 1, jump * size, rf + (size - 1) * jump))
+    if (
+        model.config.head == "gap"
+    ):  # averaging the whole size x size map: a kernel as wide as the map
+        rows.append(
+            ReceptiveField("global avg pool", size, size, 0, 1, jump * size, rf + (size - 1) * jump)
+        )
     return rows
 
 
@@ -78,8 +84,10 @@ def format_receptive_fields(rows: list[ReceptiveField], input_size: int = 28) ->
     lines = [f"{'layer':<16}{'kernel':>7}{'stride':>7}{'map':>7}{'jump':>6}{'receptive field':>17}"]
     for r in rows:
         note = "  (whole image)" if r.rf >= input_size else ""
-        lines.append(f"{r.layer:<16}{r.kernel:>7}{r.stride:>7}{f'{r.size}x{r.size}':>7}{r.jump:>6}"
-                     f"{f'{r.rf}x{r.rf}':>17}{note}")
+        lines.append(
+            f"{r.layer:<16}{r.kernel:>7}{r.stride:>7}{f'{r.size}x{r.size}':>7}{r.jump:>6}"
+            f"{f'{r.rf}x{r.rf}':>17}{note}"
+        )
     return "\n".join(lines)
 
 
@@ -108,13 +116,27 @@ def head_comparison(config: ModelConfig | None = None, claimed_side: int = 7) ->
         model = EfficientMNIST(replace(config, head=head))
         channels, h, w = stage_shapes(model)[len(config.stages)][1][1:]
         n_classifier = model.classifier.weight.numel()
-        rows.append(HeadCost(label, (channels, h, w), model.classifier.in_features, n_classifier,
-                             count_parameters(model)))
+        rows.append(
+            HeadCost(
+                label,
+                (channels, h, w),
+                model.classifier.in_features,
+                n_classifier,
+                count_parameters(model),
+            )
+        )
     body = rows[0].total_params - rows[0].classifier_params
     channels = rows[0].map_shape[0]
     claimed = channels * claimed_side * claimed_side
-    rows.append(HeadCost(f"flatten at {claimed_side}x{claimed_side} (claim)", (channels, claimed_side, claimed_side),
-                         claimed, claimed * 10, body + claimed * 10))
+    rows.append(
+        HeadCost(
+            f"flatten at {claimed_side}x{claimed_side} (claim)",
+            (channels, claimed_side, claimed_side),
+            claimed,
+            claimed * 10,
+            body + claimed * 10,
+        )
+    )
     return rows
 
 
@@ -123,8 +145,10 @@ def format_head_comparison(rows: list[HeadCost]) -> str:
     lines = [f"{'head':<30}{'map':>9}{'features':>10}{'Linear weights':>16}{'total':>9}  < 25k?"]
     for r in rows:
         c, h, w = r.map_shape
-        lines.append(f"{r.head:<30}{f'{h}x{w}x{c}':>9}{r.features:>10,}{r.classifier_params:>16,}"
-                     f"{r.total_params:>9,}  {'yes' if r.within_budget else 'no'}")
+        lines.append(
+            f"{r.head:<30}{f'{h}x{w}x{c}':>9}{r.features:>10,}{r.classifier_params:>16,}"
+            f"{r.total_params:>9,}  {'yes' if r.within_budget else 'no'}"
+        )
     return "\n".join(lines)
 
 

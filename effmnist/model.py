@@ -20,16 +20,22 @@ class ModelConfig:
 
     stages: tuple[tuple[int, ...], ...] = REFERENCE_STAGES
     batchnorm: bool = True
-    head: str = "gap"  # "gap": global average pooling; "flatten": flatten + Linear over the whole map
+    head: str = (
+        "gap"  # "gap": global average pooling; "flatten": flatten + Linear over the whole map
+    )
     dropout: float = 0.1
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        return cls(stages=tuple(tuple(s) for s in d["stages"]), batchnorm=d["batchnorm"], head=d["head"],
-                   dropout=d["dropout"])
+    def from_dict(cls, d: dict) -> ModelConfig:
+        return cls(
+            stages=tuple(tuple(s) for s in d["stages"]),
+            batchnorm=d["batchnorm"],
+            head=d["head"],
+            dropout=d["dropout"],
+        )
 
 
 def conv_bn_relu(c_in: int, c_out: int, batchnorm: bool = True) -> list[nn.Module]:

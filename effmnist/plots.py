@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib
 import matplotlib.figure
@@ -102,8 +102,12 @@ def class_balance(labels_by_split: Mapping[str, torch.Tensor]) -> Figure:
     for i, (name, labels) in enumerate(labels_by_split.items()):
         counts = torch.bincount(torch.as_tensor(labels).cpu(), minlength=NUM_CLASSES).double()
         share = (100 * counts / counts.sum()).numpy()
-        ax.bar(np.arange(NUM_CLASSES) + (i - (len(labels_by_split) - 1) / 2) * width, share, width,
-               label=f"{name} ({int(counts.sum()):,})")
+        ax.bar(
+            np.arange(NUM_CLASSES) + (i - (len(labels_by_split) - 1) / 2) * width,
+            share,
+            width,
+            label=f"{name} ({int(counts.sum()):,})",
+        )
     ax.axhline(100 / NUM_CLASSES, color="black", linestyle="--", linewidth=1, label="uniform (10%)")
     ax.set_xticks(range(NUM_CLASSES))
     ax.set_xlabel("digit")
@@ -119,7 +123,9 @@ def pixel_histogram(images: torch.Tensor) -> Figure:
     """Histogram of the 256 raw pixel values (uint8 images), log-scaled counts."""
     values = torch.as_tensor(images).cpu()
     if values.dtype != torch.uint8:
-        raise TypeError("pixel_histogram wants the raw uint8 images (load_mnist), not normalized ones")
+        raise TypeError(
+            "pixel_histogram wants the raw uint8 images (load_mnist), not normalized ones"
+        )
     counts = torch.bincount(values.flatten(), minlength=256).numpy()
     fig = _figure(11, 4.8)
     ax = fig.subplots()
@@ -160,14 +166,21 @@ def training_curves(history: Mapping[str, Sequence[float]], window: int = 50) ->
     fig = _figure(11, 9)
     axes = fig.subplots(3, 1, sharex=True)
     batches = np.arange(len(history["loss"]))
-    panels = (("loss", "cross-entropy loss", 1.0, "Training loss per batch", "upper right"),
-              ("acc", "batch accuracy (%)", 100.0, "Training accuracy per batch", "lower right"))
+    panels = (
+        ("loss", "cross-entropy loss", 1.0, "Training loss per batch", "upper right"),
+        ("acc", "batch accuracy (%)", 100.0, "Training accuracy per batch", "lower right"),
+    )
     for ax, (key, ylabel, scale, title, legend_at) in zip(axes, panels):
         values = np.asarray(history[key], dtype=float) * scale
         ax.plot(batches, values, color="tab:blue", alpha=0.3, linewidth=1, label="each batch")
         smooth = _moving_average(values, window)
-        ax.plot(batches[len(batches) - len(smooth):], smooth, color="tab:blue", linewidth=2.5,
-                label=f"mean of the last {window} batches")
+        ax.plot(
+            batches[len(batches) - len(smooth) :],
+            smooth,
+            color="tab:blue",
+            linewidth=2.5,
+            label=f"mean of the last {window} batches",
+        )
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.legend(loc=legend_at)
@@ -206,7 +219,9 @@ def first_layer_filters(model: torch.nn.Module) -> Figure:
 
 
 @legible
-def feature_maps(model: torch.nn.Module, image: torch.Tensor, label: int | None = None, channels: int = 8) -> Figure:
+def feature_maps(
+    model: torch.nn.Module, image: torch.Tensor, label: int | None = None, channels: int = 8
+) -> Figure:
     """The digit, then for each conv stage its ``channels`` most active maps (after ReLU, before the pool)."""
     image = torch.as_tensor(image).detach().cpu().reshape(1, 1, 28, 28)
     was_training = model.training
@@ -235,14 +250,22 @@ def feature_maps(model: torch.nn.Module, image: torch.Tensor, label: int | None 
         c, h, w = fmap.shape
         axes[row][1].set_ylabel(f"stage {row + 1}\n{h}x{w}", fontsize=13)
     truth = "" if label is None else f"true {int(label)}, "
-    fig.supxlabel(f"the {channels} most active channels of each stage (after ReLU, before max-pool)")
+    fig.supxlabel(
+        f"the {channels} most active channels of each stage (after ReLU, before max-pool)"
+    )
     fig.suptitle(f"Feature maps of one digit ({truth}predicted {pred})")
     return fig
 
 
 @legible
-def mistake_gallery(images: torch.Tensor, labels: torch.Tensor, probs: torch.Tensor, indices: Sequence[int],
-                    title: str = "Misclassified test digits", ncols: int = 8) -> Figure:
+def mistake_gallery(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    probs: torch.Tensor,
+    indices: Sequence[int],
+    title: str = "Misclassified test digits",
+    ncols: int = 8,
+) -> Figure:
     """Images at ``indices``, each captioned true -> predicted (confidence of the prediction)."""
     x, labels = _images(images), torch.as_tensor(labels).cpu()
     indices = [int(i) for i in indices]
@@ -257,8 +280,14 @@ def mistake_gallery(images: torch.Tensor, labels: torch.Tensor, probs: torch.Ten
         i = indices[k]
         conf, pred = probs[i].max(dim=0)
         ax.imshow(x[i], cmap="gray_r")
-        ax.set_title(f"true {int(labels[i])} → {int(pred)}\n{float(conf):.0%}  (#{i})", fontsize=13, color="darkred")
-    fig.supxlabel("caption: true label → predicted label; the model's confidence in it (#image index)")
+        ax.set_title(
+            f"true {int(labels[i])} → {int(pred)}\n{float(conf):.0%}  (#{i})",
+            fontsize=13,
+            color="darkred",
+        )
+    fig.supxlabel(
+        "caption: true label → predicted label; the model's confidence in it (#image index)"
+    )
     fig.suptitle(title)
     return fig
 
@@ -281,7 +310,9 @@ def confusion_heatmap(cm: torch.Tensor) -> Figure:
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
     fig.colorbar(image, ax=ax, shrink=0.8, label="count + 1 (log scale)")
-    ax.set_title(f"Confusion matrix ({int(cm.sum()):,} images, {int(cm.trace()):,} on the diagonal)")
+    ax.set_title(
+        f"Confusion matrix ({int(cm.sum()):,} images, {int(cm.trace()):,} on the diagonal)"
+    )
     return fig
 
 
@@ -294,14 +325,22 @@ def per_class_accuracy_bars(accuracy: torch.Tensor, overall: float | None = None
     bars = ax.bar(range(len(acc)), acc, color="tab:green")
     ax.bar_label(bars, labels=[f"{a:.1f}" for a in acc], padding=3, fontsize=12)
     if overall is not None:
-        ax.axhline(100 * overall, color="black", linestyle="--", linewidth=1.5, label=f"all digits: {overall:.2%}")
+        ax.axhline(
+            100 * overall,
+            color="black",
+            linestyle="--",
+            linewidth=1.5,
+            label=f"all digits: {overall:.2%}",
+        )
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     bottom = max(0.0, min(float(np.nanmin(acc)) - 2, 95.0))
     ax.set_ylim(bottom, 100.8)
     ax.set_xticks(range(len(acc)))
     ax.set_xlabel("true digit")
     ax.set_ylabel("accuracy (%)")
-    ax.set_title("Accuracy per digit" + (f" (the axis starts at {bottom:g}%)" if bottom > 0 else ""))
+    ax.set_title(
+        "Accuracy per digit" + (f" (the axis starts at {bottom:g}%)" if bottom > 0 else "")
+    )
     return fig
 
 
@@ -321,7 +360,9 @@ def ablation_bars(summary: Sequence[Mapping], group: str) -> Figure:
     ax.set_xticks(range(len(rows)), [s["variant"] for s in rows])
     ax.set_xlabel(f"{group} (grey: the reference's choice)")
     ax.set_ylabel("validation accuracy (%)")
-    ax.set_title(f"Ablation: {group} (mean ± std over {rows[0]['seeds']} seeds; axis starts at {bottom:g}%)")
+    ax.set_title(
+        f"Ablation: {group} (mean ± std over {rows[0]['seeds']} seeds; axis starts at {bottom:g}%)"
+    )
     return fig
 
 
@@ -331,9 +372,21 @@ def accuracy_vs_parameters(points: Sequence[Mapping]) -> Figure:
     fig = _figure(11, 5.5)
     ax = fig.subplots()
     for p in points:
-        ax.errorbar(p["params"], 100 * p["test_mean"], yerr=100 * p["test_std"], fmt="o", markersize=9, capsize=6)
-        ax.annotate(p["label"], (p["params"], 100 * p["test_mean"]), textcoords="offset points", xytext=(8, 6),
-                    fontsize=12)
+        ax.errorbar(
+            p["params"],
+            100 * p["test_mean"],
+            yerr=100 * p["test_std"],
+            fmt="o",
+            markersize=9,
+            capsize=6,
+        )
+        ax.annotate(
+            p["label"],
+            (p["params"], 100 * p["test_mean"]),
+            textcoords="offset points",
+            xytext=(8, 6),
+            fontsize=12,
+        )
     ax.axvline(25_000, color="black", linestyle="--", linewidth=1, label="25k parameter budget")
     ax.axhline(95, color="tab:red", linestyle=":", linewidth=1.5, label="the 95% target")
     ax.set_xlabel("trainable parameters")

@@ -29,9 +29,10 @@ import io
 import math
 import os
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Union
 
 import numpy as np
 import torch
@@ -76,7 +77,9 @@ def load_image(source: ImageSource) -> Image.Image:
             raise ImageError(f"{path}: is a folder, not an image")
         try:
             with Image.open(path) as opened:
-                if opened.format == "JPEG":  # decode a 12-megapixel photo at a fraction of its size: faster
+                if (
+                    opened.format == "JPEG"
+                ):  # decode a 12-megapixel photo at a fraction of its size: faster
                     opened.draft(opened.mode, (2 * WORK_SIZE, 2 * WORK_SIZE))
                 opened.load()
                 image = _upright(opened)
@@ -150,7 +153,9 @@ def _to_arrays(image: Image.Image, name: str) -> tuple[np.ndarray, np.ndarray | 
         if alpha.min() < 1:
             opaque = alpha[..., 0] > 0.5
             if not opaque.any():
-                raise ImageError(f"{name}: the image is blank (fully transparent): no digit to classify")
+                raise ImageError(
+                    f"{name}: the image is blank (fully transparent): no digit to classify"
+                )
             border_opaque = _border(opaque)
             if border_opaque.mean() >= 0.5:
                 fill = np.median(_border(rgb)[border_opaque], axis=0)
@@ -173,15 +178,23 @@ LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601 luminance, as PIL's convert(
 def _border(a: np.ndarray) -> np.ndarray:
     """The pixels of the outer ring (2% of the shorter side, at least 1 pixel) of ``a`` (H, W, ...)."""
     r = max(1, round(0.02 * min(a.shape[:2])))
-    return np.concatenate([a[:r].reshape(-1, *a.shape[2:]), a[-r:].reshape(-1, *a.shape[2:]),
-                           a[r:-r, :r].reshape(-1, *a.shape[2:]), a[r:-r, -r:].reshape(-1, *a.shape[2:])])
+    return np.concatenate(
+        [
+            a[:r].reshape(-1, *a.shape[2:]),
+            a[-r:].reshape(-1, *a.shape[2:]),
+            a[r:-r, :r].reshape(-1, *a.shape[2:]),
+            a[r:-r, -r:].reshape(-1, *a.shape[2:]),
+        ]
+    )
 
 
 def _median3(a: np.ndarray) -> np.ndarray:
     """3x3 median filter (edges replicated)."""
     p = np.pad(a, 1, mode="edge")
     h, w = a.shape
-    return np.median(np.stack([p[i:i + h, j:j + w] for i in range(3) for j in range(3)]), axis=0)
+    return np.median(
+        np.stack([p[i : i + h, j : j + w] for i in range(3) for j in range(3)]), axis=0
+    )
 
 
 def _dilate(a: np.ndarray, steps: int) -> np.ndarray:
@@ -189,7 +202,13 @@ def _dilate(a: np.ndarray, steps: int) -> np.ndarray:
     h, w = a.shape
     for step in range(steps):
         p = np.pad(a, 1)
-        cross = [p[1:h + 1, 1:w + 1], p[:h, 1:w + 1], p[2:, 1:w + 1], p[1:h + 1, :w], p[1:h + 1, 2:]]
+        cross = [
+            p[1 : h + 1, 1 : w + 1],
+            p[:h, 1 : w + 1],
+            p[2:, 1 : w + 1],
+            p[1 : h + 1, :w],
+            p[1 : h + 1, 2:],
+        ]
         corners = [p[:h, :w], p[:h, 2:], p[2:, :w], p[2:, 2:]] if step % 2 == 0 else []
         a = np.max(np.stack(cross + corners), axis=0)
     return a
@@ -282,8 +301,10 @@ def preprocess_steps(source: ImageSource) -> Preprocessed:
             ink, by_colour = dist, True
     peak = float(ink.max())
     if peak < MIN_CONTRAST:
-        raise ImageError(f"{name}: the image is blank (contrast {peak:.0f} of 255 grey levels): "
-                         "no digit to classify")
+        raise ImageError(
+            f"{name}: the image is blank (contrast {peak:.0f} of 255 grey levels): "
+            "no digit to classify"
+        )
     ink = ink / peak
     core = _blobs(ink >= STRONG, ink)
     top, left, bottom, right = _bbox(core)
@@ -300,7 +321,7 @@ def preprocess_steps(source: ImageSource) -> Preprocessed:
     if width < MIN_STROKE:
         steps = math.ceil((TARGET_STROKE - width) / scale / 2)  # a 3x3 max widens by 2 pixels
         padded = np.pad(ink, steps)
-        cropped = _dilate(padded[top:bottom + 2 * steps, left:right + 2 * steps], steps)
+        cropped = _dilate(padded[top : bottom + 2 * steps, left : right + 2 * steps], steps)
     else:
         cropped = ink[top:bottom, left:right]
 
@@ -320,10 +341,21 @@ def preprocess_steps(source: ImageSource) -> Preprocessed:
     oy = min(max(round(CENTRE - cy), 0), SIZE - bh)  # (clamped: never push ink out of the frame)
     ox = min(max(round(CENTRE - cx), 0), SIZE - bw)
     out = np.zeros((SIZE, SIZE), dtype=np.float64)
-    out[oy:oy + bh, ox:ox + bw] = boxed
+    out[oy : oy + bh, ox : ox + bw] = boxed
     image = torch.from_numpy(np.round(out * 255).astype(np.uint8))
-    return Preprocessed(name, original, gray, bool(inverted), by_colour, ink,
-                        (int(top), int(left), int(bottom), int(right)), steps, cropped, boxed, image)
+    return Preprocessed(
+        name,
+        original,
+        gray,
+        bool(inverted),
+        by_colour,
+        ink,
+        (int(top), int(left), int(bottom), int(right)),
+        steps,
+        cropped,
+        boxed,
+        image,
+    )
 
 
 def preprocess(source: ImageSource) -> torch.Tensor:
@@ -358,10 +390,14 @@ class Prediction:
         return self.digits[0]
 
     def __str__(self) -> str:
-        return f"{self.name}: " + "  ".join(f"{d} ({p:.1%})" for d, p in zip(self.digits, self.probabilities))
+        return f"{self.name}: " + "  ".join(
+            f"{d} ({p:.1%})" for d, p in zip(self.digits, self.probabilities)
+        )
 
 
-def classify(sources: ImageSource | Sequence[ImageSource], model: torch.nn.Module, k: int = 3) -> list[Prediction]:
+def classify(
+    sources: ImageSource | Sequence[ImageSource], model: torch.nn.Module, k: int = 3
+) -> list[Prediction]:
     """Preprocess each image (path or PIL image) and return its top-``k`` digits and probabilities.
 
     Raises :class:`ImageError` for the first image that is missing, not an image, or blank.
@@ -377,8 +413,17 @@ def classify(sources: ImageSource | Sequence[ImageSource], model: torch.nn.Modul
         return []
     probs = predict(model, to_model_input(torch.stack([st.image for st in steps])))
     top = probs.topk(k, dim=1)
-    return [Prediction(st.name, st.image, top.indices[i].tolist(), top.values[i].tolist(), probs[i], st.original)
-            for i, st in enumerate(steps)]
+    return [
+        Prediction(
+            st.name,
+            st.image,
+            top.indices[i].tolist(),
+            top.values[i].tolist(),
+            probs[i],
+            st.original,
+        )
+        for i, st in enumerate(steps)
+    ]
 
 
 # --- plots --------------------------------------------------------------------------------------
@@ -403,9 +448,13 @@ def _show(ax, image, title: str, gray: bool = True) -> None:
     if isinstance(image, Image.Image):
         image = np.asarray(image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGBA"))
         gray = image.ndim == 2
-    ax.imshow(image, cmap="gray" if gray else None, vmin=0 if gray else None,
-              vmax=(255 if image.dtype == np.uint8 or image.max() > 1 else 1) if gray else None,
-              interpolation="nearest" if max(image.shape[:2]) <= 64 else "antialiased")
+    ax.imshow(
+        image,
+        cmap="gray" if gray else None,
+        vmin=0 if gray else None,
+        vmax=(255 if image.dtype == np.uint8 or image.max() > 1 else 1) if gray else None,
+        interpolation="nearest" if max(image.shape[:2]) <= 64 else "antialiased",
+    )
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -434,17 +483,32 @@ def _plot_prediction(prediction: Prediction, axes, title: str | None) -> None:
         _show(ax_imgs[0], prediction.image.numpy(), title if title is not None else prediction.name)
     k = len(prediction.digits)
     probs = prediction.probabilities[::-1]
-    ax_bar.barh([str(d) for d in prediction.digits][::-1], probs, color=["tab:blue"] * (k - 1) + ["tab:green"])
+    ax_bar.barh(
+        [str(d) for d in prediction.digits][::-1],
+        probs,
+        color=["tab:blue"] * (k - 1) + ["tab:green"],
+    )
     for y, p in enumerate(probs):
-        ax_bar.text(p + 0.02 if p < 0.6 else p - 0.02, y, f"{p:.1%}", va="center",
-                    ha="left" if p < 0.6 else "right", color="black" if p < 0.6 else "white")
+        ax_bar.text(
+            p + 0.02 if p < 0.6 else p - 0.02,
+            y,
+            f"{p:.1%}",
+            va="center",
+            ha="left" if p < 0.6 else "right",
+            color="black" if p < 0.6 else "white",
+        )
     ax_bar.set_xlim(0, 1)
     ax_bar.set_xlabel("probability")
     ax_bar.set_title(f"top {k}")
 
 
-def plot_predictions(predictions: Sequence[Prediction], path: str | os.PathLike | None = None, columns: int = 2,
-                     titles: Sequence[str] | None = None, originals: bool = True):
+def plot_predictions(
+    predictions: Sequence[Prediction],
+    path: str | os.PathLike | None = None,
+    columns: int = 2,
+    titles: Sequence[str] | None = None,
+    originals: bool = True,
+):
     """A grid of :func:`plot_prediction` panels (with the images as loaded, when ``originals`` and they
     are known); also saved as PNG to ``path`` when given. Returns the figure."""
     n = len(predictions)
@@ -456,14 +520,21 @@ def plot_predictions(predictions: Sequence[Prediction], path: str | os.PathLike 
     per = 3 if originals else 2
     with _style():
         fig = _figure((8.5 if originals else 6) * columns, 2.8 * rows)
-        axes = np.array(fig.subplots(rows, per * columns, width_ratios=[1, 1, 1.5][-per:] * columns, squeeze=False))
+        axes = np.array(
+            fig.subplots(
+                rows, per * columns, width_ratios=[1, 1, 1.5][-per:] * columns, squeeze=False
+            )
+        )
         for i, pred in enumerate(predictions):
             r, c = divmod(i, columns)
-            _plot_prediction(pred if originals else _without_original(pred), axes[r, per * c:per * (c + 1)],
-                             titles[i] if titles else None)
+            _plot_prediction(
+                pred if originals else _without_original(pred),
+                axes[r, per * c : per * (c + 1)],
+                titles[i] if titles else None,
+            )
         for j in range(n, rows * columns):
             r, c = divmod(j, columns)
-            for ax in axes[r, per * c:per * (c + 1)]:
+            for ax in axes[r, per * c : per * (c + 1)]:
                 ax.set_axis_off()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -483,10 +554,14 @@ def plot_steps(steps: Preprocessed):
     the 20x20 box, and pasted into 28x28 with the centre of mass (+) at the centre. Returns the figure."""
     top, left, bottom, right = steps.bbox
     ink_title = "colour contrast" if steps.by_colour else ("inverted" if steps.inverted else "ink")
-    panels = [(steps.original, "as loaded"), (steps.gray, "grayscale"), (steps.ink, ink_title + ", cleaned"),
-              (steps.cropped, "cropped" + (", thicker" if steps.thickened else "")),
-              (steps.boxed, f"{steps.boxed.shape[1]}x{steps.boxed.shape[0]}: fits 20x20"),
-              (steps.image.numpy(), "28x28, centred")]
+    panels = [
+        (steps.original, "as loaded"),
+        (steps.gray, "grayscale"),
+        (steps.ink, ink_title + ", cleaned"),
+        (steps.cropped, "cropped" + (", thicker" if steps.thickened else "")),
+        (steps.boxed, f"{steps.boxed.shape[1]}x{steps.boxed.shape[0]}: fits 20x20"),
+        (steps.image.numpy(), "28x28, centred"),
+    ]
     with _style():
         fig = _figure(16, 3.2)
         axes = fig.subplots(1, 6)
@@ -522,14 +597,23 @@ HAND_STROKES: dict[int, list[list[tuple[float, float]]]] = {
     3: [_arc(0.48, 0.28, 0.3, 0.23, 200, 450) + _arc(0.48, 0.73, 0.33, 0.23, 270, 520)],
     4: [[(0.55, 0.03), (0.14, 0.62), (0.9, 0.62)], [(0.7, 0.28), (0.68, 0.97)]],
     5: [[(0.82, 0.04), (0.33, 0.04), (0.29, 0.46)], _arc(0.48, 0.69, 0.32, 0.27, 235, 510)],
-    6: [[(0.72, 0.03), (0.5, 0.18), (0.33, 0.4), (0.23, 0.66)] + _arc(0.5, 0.72, 0.27, 0.25, 180, 540)],
+    6: [
+        [(0.72, 0.03), (0.5, 0.18), (0.33, 0.4), (0.23, 0.66)]
+        + _arc(0.5, 0.72, 0.27, 0.25, 180, 540)
+    ],
     7: [[(0.14, 0.06), (0.86, 0.06), (0.62, 0.5), (0.45, 0.97)]],
     8: [_arc(0.5, 0.26, 0.25, 0.23, 90, 450), _arc(0.5, 0.72, 0.3, 0.25, -90, 270)],
     9: [_arc(0.5, 0.3, 0.29, 0.26, 0, 360), [(0.79, 0.3), (0.74, 0.65), (0.66, 0.97)]],
 }
 
-FONT_CANDIDATES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", "DejaVuSans-Bold.ttf",
-                   "DejaVuSans.ttf", "Arial Bold.ttf", "arialbd.ttf", "Arial.ttf")
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSans.ttf",
+    "Arial Bold.ttf",
+    "arialbd.ttf",
+    "Arial.ttf",
+)
 
 
 def digit_font(size: int) -> ImageFont.ImageFont:
@@ -542,9 +626,16 @@ def digit_font(size: int) -> ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def draw_digit(digit: int, canvas: tuple[int, int] = (200, 200), box: tuple[float, float, float, float] | None = None,
-               ink="black", background="white", stroke: float = 0.13, slant: float = 0.0,
-               style: str = "hand") -> Image.Image:
+def draw_digit(
+    digit: int,
+    canvas: tuple[int, int] = (200, 200),
+    box: tuple[float, float, float, float] | None = None,
+    ink="black",
+    background="white",
+    stroke: float = 0.13,
+    slant: float = 0.0,
+    style: str = "hand",
+) -> Image.Image:
     """A synthetic picture of ``digit``: ``style="hand"`` draws handwriting-like strokes with round
     ends, ``style="font"`` types it in a bold font.
 
@@ -583,20 +674,29 @@ def draw_digit(digit: int, canvas: tuple[int, int] = (200, 200), box: tuple[floa
     return img.resize((W, H), Image.Resampling.BOX)
 
 
-def photo_like(image: Image.Image, light: float = 0.25, noise: float = 8.0, quality: int = 60,
-               seed: int = 0) -> Image.Image:
+def photo_like(
+    image: Image.Image, light: float = 0.25, noise: float = 8.0, quality: int = 60, seed: int = 0
+) -> Image.Image:
     """``image`` as a phone camera might see it: light falling off towards the left by ``light``,
     sensor noise and paper texture (Gaussian, ``noise`` grey levels), JPEG compression at ``quality``."""
     rng = np.random.default_rng(seed)
     a = np.asarray(image.convert("RGB"), dtype=np.float64)
-    a = a * (1 - light + light * np.linspace(0, 1, a.shape[1]))[None, :, None] + rng.normal(0, noise, a.shape)
+    a = a * (1 - light + light * np.linspace(0, 1, a.shape[1]))[None, :, None] + rng.normal(
+        0, noise, a.shape
+    )
     buffer = io.BytesIO()
     Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=quality)
     return Image.open(io.BytesIO(buffer.getvalue()))
 
 
-def render_mnist(image: torch.Tensor | np.ndarray, scale: int = 4, canvas: tuple[int, int] | None = None,
-                 offset: tuple[int, int] = (0, 0), dark_on_light: bool = False, smooth: bool = False) -> Image.Image:
+def render_mnist(
+    image: torch.Tensor | np.ndarray,
+    scale: int = 4,
+    canvas: tuple[int, int] | None = None,
+    offset: tuple[int, int] = (0, 0),
+    dark_on_light: bool = False,
+    smooth: bool = False,
+) -> Image.Image:
     """An MNIST image (uint8 28x28) as a bigger grayscale picture, as if it were a learner's drawing:
     upscaled ``scale`` times (each pixel a square block; bilinear with ``smooth``, which blurs the
     strokes a little), pasted at ``offset`` (x, y) on a ``canvas`` (width, height; default: just the

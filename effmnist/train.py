@@ -35,7 +35,9 @@ class Recipe:
     # Beyond the reference (all off by default):
     pct_start: float = 0.25  # OneCycle: fraction of the steps spent warming up
     bn_momentum: float | None = None  # BatchNorm running-stat momentum (PyTorch's default: 0.1)
-    ema: float | None = None  # decay of an exponential moving average of the weights, evaluated instead
+    ema: float | None = (
+        None  # decay of an exponential moving average of the weights, evaluated instead
+    )
     augment_shift: float = 0.0  # random translation of each training image, up to this many pixels
     augment_rotate: float = 0.0  # random rotation of each training image, up to this many degrees
 
@@ -50,11 +52,21 @@ RECIPES: dict[str, Recipe] = {
     # Beyond the reference, chosen on the 6k validation split only (notebook 05 says how):
     # a second 16-channel conv before the first pool, a narrower last stage to stay under 25k,
     # OneCycle at max lr 0.03, label smoothing 0.1, and batch 32 (twice the updates in one epoch).
-    "best": Recipe(model=ModelConfig(stages=((16, 16), (32,), (56,))), schedule="onecycle", lr=0.03,
-                   label_smoothing=0.1, batch_size=32),
+    "best": Recipe(
+        model=ModelConfig(stages=((16, 16), (32,), (56,))),
+        schedule="onecycle",
+        lr=0.03,
+        label_smoothing=0.1,
+        batch_size=32,
+    ),
     # The same training under 10,000 parameters.
-    "small": Recipe(model=ModelConfig(stages=((8, 8), (16, 16), (32,))), schedule="onecycle", lr=0.03,
-                    label_smoothing=0.1, batch_size=32),
+    "small": Recipe(
+        model=ModelConfig(stages=((8, 8), (16, 16), (32,))),
+        schedule="onecycle",
+        lr=0.03,
+        label_smoothing=0.1,
+        batch_size=32,
+    ),
 }
 
 
@@ -86,7 +98,9 @@ def make_optimizer(model: nn.Module, recipe: Recipe, fused: bool = True) -> torc
     cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[recipe.optimizer]
     # one kernel for all parameters: ~0.4 s less per CPU epoch
     fused = fused and next(model.parameters()).device.type in ("cpu", "cuda")
-    return cls(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, fused=fused or None)
+    return cls(
+        model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, fused=fused or None
+    )
 
 
 class _OnDevice:
@@ -106,10 +120,13 @@ class _OnDevice:
 def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps: int):
     """A learning-rate schedule stepped once per batch."""
     if recipe.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps, eta_min=recipe.min_lr)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=total_steps, eta_min=recipe.min_lr
+        )
     if recipe.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=total_steps,
-                                                   pct_start=recipe.pct_start)
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=recipe.lr, total_steps=total_steps, pct_start=recipe.pct_start
+        )
     if recipe.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     raise ValueError(f"unknown schedule {recipe.schedule!r}")
@@ -121,8 +138,12 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> t
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    out = torch.cat([F.softmax(model(images[i:i + batch_size].to(device)), dim=1).cpu()
-                     for i in range(0, len(images), batch_size)])
+    out = torch.cat(
+        [
+            F.softmax(model(images[i : i + batch_size].to(device)), dim=1).cpu()
+            for i in range(0, len(images), batch_size)
+        ]
+    )
     model.train(was_training)
     return out
 
@@ -141,31 +162,55 @@ class TrainResult:
     seed: int
     params: int
     history: dict[str, list[float]] = field(default_factory=dict)  # per batch: loss, acc, lr
-    train_accuracy: float = math.nan  # running accuracy over the (last) epoch, as the reference prints
+    train_accuracy: float = (
+        math.nan
+    )  # running accuracy over the (last) epoch, as the reference prints
     val_accuracy: float = math.nan
     test_accuracy: float = math.nan
     train_seconds: float = math.nan
 
     def metrics(self) -> dict:
-        return {"params": self.params, "val_accuracy": self.val_accuracy, "test_accuracy": self.test_accuracy,
-                "train_seconds": self.train_seconds, "seed": self.seed, "recipe": self.recipe.name}
+        return {
+            "params": self.params,
+            "val_accuracy": self.val_accuracy,
+            "test_accuracy": self.test_accuracy,
+            "train_seconds": self.train_seconds,
+            "seed": self.seed,
+            "recipe": self.recipe.name,
+        }
 
 
-def random_affine(images: torch.Tensor, shift: float, rotate: float, generator: torch.Generator) -> torch.Tensor:
+def random_affine(
+    images: torch.Tensor, shift: float, rotate: float, generator: torch.Generator
+) -> torch.Tensor:
     """Shift each image by up to ``shift`` pixels and rotate it by up to ``rotate`` degrees (one batch op)."""
     n = len(images)
     u = torch.rand(n, 3, generator=generator).to(images.device) * 2 - 1
     angle = u[:, 0] * math.radians(rotate)
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([torch.stack([cos, -sin, u[:, 1] * shift * 2 / 28], 1),
-                         torch.stack([sin, cos, u[:, 2] * shift * 2 / 28], 1)], 1)
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin, u[:, 1] * shift * 2 / 28], 1),
+            torch.stack([sin, cos, u[:, 2] * shift * 2 / 28], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     background = images.amin()  # the normalized value of a black pixel
     return F.grid_sample(images - background, grid, align_corners=False) + background
 
 
-def train_one_epoch(model, loader, optimizer, scheduler, recipe: Recipe, history: dict, progress=None,
-                    ema=None, generator: torch.Generator | None = None) -> float:
+def train_one_epoch(
+    model,
+    loader,
+    optimizer,
+    scheduler,
+    recipe: Recipe,
+    history: dict,
+    progress=None,
+    ema=None,
+    generator: torch.Generator | None = None,
+) -> float:
     """One pass over ``loader``; appends per-batch loss, accuracy and lr to ``history``."""
     model.train()
     correct = seen = 0
@@ -195,9 +240,17 @@ def train_one_epoch(model, loader, optimizer, scheduler, recipe: Recipe, history
     return correct / seen
 
 
-def train(recipe: Recipe | str = "reference", splits: Splits | None = None, *, seed: int = 0,
-          device: str | torch.device | None = None, progress: bool = True, data_dir=None,
-          evaluate_test: bool = True, pipeline: str = "fast") -> TrainResult:
+def train(
+    recipe: Recipe | str = "reference",
+    splits: Splits | None = None,
+    *,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    data_dir=None,
+    evaluate_test: bool = True,
+    pipeline: str = "fast",
+) -> TrainResult:
     """Train a fresh model with ``recipe`` on the 54k split; evaluate on validation and test.
 
     ``splits`` defaults to :func:`effmnist.data.load_splits` (preparing MNIST if needed).
@@ -236,7 +289,9 @@ def train(recipe: Recipe | str = "reference", splits: Splits | None = None, *, s
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=recipe.epochs * len(loader), desc=f"training ({recipe.name})", unit="batch")
+        bar = tqdm(
+            total=recipe.epochs * len(loader), desc=f"training ({recipe.name})", unit="batch"
+        )
     ema = None
     if recipe.ema:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -245,7 +300,9 @@ def train(recipe: Recipe | str = "reference", splits: Splits | None = None, *, s
     generator = torch.Generator().manual_seed(seed + 12_345)
     start = time.perf_counter()
     for _ in range(recipe.epochs):
-        train_acc = train_one_epoch(model, loader, optimizer, scheduler, recipe, history, bar, ema, generator)
+        train_acc = train_one_epoch(
+            model, loader, optimizer, scheduler, recipe, history, bar, ema, generator
+        )
     if ema is not None:
         model = ema.module  # evaluate (and save) the averaged weights
     if device.type == "cuda":
@@ -253,8 +310,17 @@ def train(recipe: Recipe | str = "reference", splits: Splits | None = None, *, s
     seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
-    result = TrainResult(model, recipe, seed, count_parameters(model), history, train_acc,
-                         accuracy(model, splits.val_x, splits.val_y), math.nan, seconds)
+    result = TrainResult(
+        model,
+        recipe,
+        seed,
+        count_parameters(model),
+        history,
+        train_acc,
+        accuracy(model, splits.val_x, splits.val_y),
+        math.nan,
+        seconds,
+    )
     if evaluate_test:
         result.test_accuracy = accuracy(model, splits.test_x, splits.test_y)
     return result
@@ -267,13 +333,18 @@ class CheckpointError(RuntimeError):
     """A checkpoint could not be loaded; the message says why."""
 
 
-def save_checkpoint(path: str | os.PathLike, model: EfficientMNIST, metrics: dict | None = None) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike, model: EfficientMNIST, metrics: dict | None = None
+) -> Path:
     """Save weights, the model config and metrics atomically (temporary file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": "effmnist-checkpoint-1", "config": model.config.to_dict(),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-               "metrics": metrics or {}}
+    payload = {
+        "format": "effmnist-checkpoint-1",
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metrics": metrics or {},
+    }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -286,34 +357,50 @@ def save_checkpoint(path: str | os.PathLike, model: EfficientMNIST, metrics: dic
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, expected: ModelConfig | None = None,
-                    device: str | torch.device = "cpu") -> tuple[EfficientMNIST, dict]:
+def load_checkpoint(
+    path: str | os.PathLike, expected: ModelConfig | None = None, device: str | torch.device = "cpu"
+) -> tuple[EfficientMNIST, dict]:
     """Load a checkpoint (``weights_only=True``) into a fresh model; returns ``(model, metrics)``.
 
     With ``expected``, a checkpoint of any other architecture is refused with a clear error.
     """
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"no checkpoint at {path}; train one with `python -m effmnist train --save {path}`")
+        raise CheckpointError(
+            f"no checkpoint at {path}; train one with `python -m effmnist train --save {path}`"
+        )
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != "effmnist-checkpoint-1":
-        raise CheckpointError(f"{path} is not an effmnist checkpoint (made by effmnist.save_checkpoint)")
+        raise CheckpointError(
+            f"{path} is not an effmnist checkpoint (made by effmnist.save_checkpoint)"
+        )
     config = ModelConfig.from_dict(payload["config"])
     if expected is not None and config != expected:
-        raise CheckpointError(f"{path} holds a different architecture: {config} (expected {expected})")
+        raise CheckpointError(
+            f"{path} holds a different architecture: {config} (expected {expected})"
+        )
     model = EfficientMNIST(config)
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        raise CheckpointError(f"{path}: the weights do not fit the architecture it names: {exc}") from None
+        raise CheckpointError(
+            f"{path}: the weights do not fit the architecture it names: {exc}"
+        ) from None
     return model.to(device).eval(), payload.get("metrics", {})
 
 
-def load_or_train(path: str | os.PathLike, recipe: Recipe | str = "reference", splits: Splits | None = None, *,
-                  seed: int = 0) -> tuple[EfficientMNIST, dict]:
+def load_or_train(
+    path: str | os.PathLike,
+    recipe: Recipe | str = "reference",
+    splits: Splits | None = None,
+    *,
+    seed: int = 0,
+) -> tuple[EfficientMNIST, dict]:
     """The checkpoint at ``path``, trained (``recipe``, ``seed``) and saved there first if it is missing.
 
     Notebooks 04 and 06 and the solutions share notebook 03's model this way; a fresh checkout or

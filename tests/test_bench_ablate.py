@@ -13,7 +13,12 @@ RESULTS = Path(__file__).resolve().parents[1] / "results" / "ablations.json"
 
 
 def test_measured_training_flops_match_the_arithmetic():
-    macs = {"conv1": 28 * 28 * 16 * 9, "conv2": 14 * 14 * 32 * 16 * 9, "conv3": 7 * 7 * 64 * 32 * 9, "fc": 640}
+    macs = {
+        "conv1": 28 * 28 * 16 * 9,
+        "conv2": 14 * 14 * 32 * 16 * 9,
+        "conv3": 7 * 7 * 64 * 32 * 9,
+        "fc": 640,
+    }
     forward = 2 * sum(macs.values())
     # backward: weight gradients everywhere, input gradients everywhere except the first conv (the image)
     backward = 2 * sum(macs.values()) + 2 * (sum(macs.values()) - macs["conv1"])
@@ -21,10 +26,19 @@ def test_measured_training_flops_match_the_arithmetic():
 
 
 def test_format_report_shows_the_ratio_and_gflops():
-    report = {"flops_per_image": 11.3e6, "images": 54_000, "repeats": 3, "torch": "x", "threads": 2, "cpu": "cpu",
-              "pipelines": {"conventional": {"median_seconds": 20.0, "images_per_second": 2700.0, "gflops": 30.5},
-                            "fast": {"median_seconds": 6.0, "images_per_second": 9000.0, "gflops": 101.7}},
-              "ratio": 0.3}
+    report = {
+        "flops_per_image": 11.3e6,
+        "images": 54_000,
+        "repeats": 3,
+        "torch": "x",
+        "threads": 2,
+        "cpu": "cpu",
+        "pipelines": {
+            "conventional": {"median_seconds": 20.0, "images_per_second": 2700.0, "gflops": 30.5},
+            "fast": {"median_seconds": 6.0, "images_per_second": 9000.0, "gflops": 101.7},
+        },
+        "ratio": 0.3,
+    }
     text = format_report(report)
     assert "ratio fast/conventional: 0.30" in text and "101.7" in text
 
@@ -33,7 +47,9 @@ def test_every_ablation_changes_exactly_what_it_names():
     reference = ablate.variant_recipe("head", "gap (reference)")
     for group, variants in ablate.ABLATIONS.items():
         baseline, *others = variants
-        assert ablate.variant_recipe(group, baseline).to_dict() | {"name": ""} == reference.to_dict() | {"name": ""}
+        assert ablate.variant_recipe(group, baseline).to_dict() | {
+            "name": ""
+        } == reference.to_dict() | {"name": ""}
         for variant in others:
             assert ablate.variant_recipe(group, variant).to_dict() != reference.to_dict()
 
@@ -41,7 +57,9 @@ def test_every_ablation_changes_exactly_what_it_names():
 def test_search_candidates_change_the_best_recipe_and_stay_under_25k():
     best = ablate.variant_recipe(ablate.SEARCH_GROUP, "best recipe")
     assert best.to_dict() | {"name": ""} == get_recipe("best").to_dict() | {"name": ""}
-    assert ablate.cells() == ablate.cells(list(ablate.ABLATIONS))  # the search runs only when asked for
+    assert ablate.cells() == ablate.cells(
+        list(ablate.ABLATIONS)
+    )  # the search runs only when asked for
     for variant in list(ablate.SEARCH)[1:]:
         recipe = ablate.variant_recipe(ablate.SEARCH_GROUP, variant)
         assert recipe.to_dict() | {"name": ""} != best.to_dict() | {"name": ""}
@@ -49,17 +67,37 @@ def test_search_candidates_change_the_best_recipe_and_stay_under_25k():
 
 
 def test_search_verdicts_name_the_baseline():
-    rows = [{"group": ablate.SEARCH_GROUP, "variant": v, "seed": s, "params": 1, "val_accuracy": a + s / 10_000,
-             "test_accuracy": a, "train_seconds": 1.0} for v, a in (("best recipe", 0.99), ("worse", 0.98))
-            for s in range(3)]
+    rows = [
+        {
+            "group": ablate.SEARCH_GROUP,
+            "variant": v,
+            "seed": s,
+            "params": 1,
+            "val_accuracy": a + s / 10_000,
+            "test_accuracy": a,
+            "train_seconds": 1.0,
+        }
+        for v, a in (("best recipe", 0.99), ("worse", 0.98))
+        for s in range(3)
+    ]
     (verdict,) = ablate.verdicts({"rows": rows})
     assert verdict["verdict"] == "baseline better"
     assert ablate.format_verdicts({"rows": rows}).splitlines()[0].split()[1] == "baseline"
 
 
 def test_summary_gives_mean_and_sample_std_per_variant():
-    rows = [{"group": "g", "variant": "v", "seed": s, "params": 10, "val_accuracy": a, "test_accuracy": a,
-             "train_seconds": 1.0} for s, a in enumerate([0.97, 0.98, 0.99])]
+    rows = [
+        {
+            "group": "g",
+            "variant": "v",
+            "seed": s,
+            "params": 10,
+            "val_accuracy": a,
+            "test_accuracy": a,
+            "train_seconds": 1.0,
+        }
+        for s, a in enumerate([0.97, 0.98, 0.99])
+    ]
     (summary,) = ablate.summarize({"rows": rows})
     assert summary["val_mean"] == pytest.approx(0.98) and summary["val_std"] == pytest.approx(0.01)
     assert summary["seeds"] == 3 and summary["test_min"] == 0.97
@@ -79,13 +117,31 @@ def test_one_committed_ablation_cell_reproduces_within_seed_noise(splits):
 
 def test_verdicts_separate_real_effects_from_seed_noise():
     def rows(variant, accs, group="g"):
-        return [{"group": group, "variant": variant, "seed": s, "params": 1, "val_accuracy": a,
-                 "test_accuracy": a, "train_seconds": 1.0} for s, a in enumerate(accs)]
+        return [
+            {
+                "group": group,
+                "variant": variant,
+                "seed": s,
+                "params": 1,
+                "val_accuracy": a,
+                "test_accuracy": a,
+                "train_seconds": 1.0,
+            }
+            for s, a in enumerate(accs)
+        ]
 
-    results = {"rows": rows("base", [0.980, 0.981, 0.982]) + rows("worse", [0.950, 0.951, 0.952])
-               + rows("same", [0.9805, 0.9815, 0.9810]) + rows("better", [0.990, 0.991, 0.992])}
+    results = {
+        "rows": rows("base", [0.980, 0.981, 0.982])
+        + rows("worse", [0.950, 0.951, 0.952])
+        + rows("same", [0.9805, 0.9815, 0.9810])
+        + rows("better", [0.990, 0.991, 0.992])
+    }
     got = {v["variant"]: v["verdict"] for v in ablate.verdicts(results)}
-    assert got == {"worse": "reference better", "same": "no clear difference", "better": "variant better"}
+    assert got == {
+        "worse": "reference better",
+        "same": "no clear difference",
+        "better": "variant better",
+    }
 
 
 @pytest.mark.parametrize("table", [ablate.format_summary, ablate.format_verdicts])
@@ -101,9 +157,23 @@ def test_measured_tables_mark_every_number_and_keep_the_columns(table):
 
 def test_verdict_table_widens_for_long_names():
     long_variant = "no dropout, no clipping, AdamW"
-    rows = [{"group": "label_smoothing", "variant": v, "seed": s, "params": 1, "val_accuracy": a + s / 1000,
-             "test_accuracy": a, "train_seconds": 1.0} for v, a in (("none", 0.98), (long_variant, 0.99))
-            for s in range(3)]
+    rows = [
+        {
+            "group": "label_smoothing",
+            "variant": v,
+            "seed": s,
+            "params": 1,
+            "val_accuracy": a + s / 1000,
+            "test_accuracy": a,
+            "train_seconds": 1.0,
+        }
+        for v, a in (("none", 0.98), (long_variant, 0.99))
+        for s in range(3)
+    ]
     header, line = ablate.format_verdicts({"rows": rows}).splitlines()
-    assert line.startswith("label_smoothing ") and header.index("reference choice") == line.index("none")
-    assert f"{long_variant} " in line and header.index("difference") > line.index(long_variant) + len(long_variant)
+    assert line.startswith("label_smoothing ") and header.index("reference choice") == line.index(
+        "none"
+    )
+    assert f"{long_variant} " in line and header.index("difference") > line.index(
+        long_variant
+    ) + len(long_variant)

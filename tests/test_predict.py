@@ -18,15 +18,36 @@ import torch
 from PIL import Image, ImageDraw
 
 from effmnist.cli import main
-from effmnist.predict import (BOX, CENTRE, ImageError, classify, draw_digit, photo_like, plot_predictions,
-                              plot_steps, preprocess, preprocess_steps, render_mnist, to_model_input)
+from effmnist.predict import (
+    BOX,
+    CENTRE,
+    ImageError,
+    classify,
+    draw_digit,
+    photo_like,
+    plot_predictions,
+    plot_steps,
+    preprocess,
+    preprocess_steps,
+    render_mnist,
+    to_model_input,
+)
 from effmnist.train import predict, save_checkpoint, train
 
-COLOURS = [("black", "white"), ("white", "black"), ((200, 30, 30), (40, 160, 60)),  # red on green
-           ((20, 40, 160), (250, 220, 90)), ((30, 30, 30), (0, 0, 0, 0)),  # dark on transparent
-           ((240, 240, 240), (90, 60, 140))]
-LAYOUTS = [((64, 64), None), ((300, 200), (30, 20, 120, 140)), ((400, 400), (220, 180, 360, 370)),
-           ((120, 240), (10, 100, 70, 180))]  # (canvas, box): small, top-left, bottom-right, tall
+COLOURS = [
+    ("black", "white"),
+    ("white", "black"),
+    ((200, 30, 30), (40, 160, 60)),  # red on green
+    ((20, 40, 160), (250, 220, 90)),
+    ((30, 30, 30), (0, 0, 0, 0)),  # dark on transparent
+    ((240, 240, 240), (90, 60, 140)),
+]
+LAYOUTS = [
+    ((64, 64), None),
+    ((300, 200), (30, 20, 120, 140)),
+    ((400, 400), (220, 180, 360, 370)),
+    ((120, 240), (10, 100, 70, 180)),
+]  # (canvas, box): small, top-left, bottom-right, tall
 PENS = [(0.10, 0.0), (0.16, 0.25), (0.05, -0.1)]  # (stroke width / digit height, slant)
 
 
@@ -34,7 +55,9 @@ PENS = [(0.10, 0.0), (0.16, 0.25), (0.05, -0.1)]  # (stroke width / digit height
 def reference(splits, tmp_path_factory):
     """The reference model trained once (one epoch, seed 0) and its checkpoint."""
     result = train("reference", splits, seed=0, progress=False)
-    path = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "reference.pt", result.model, result.metrics())
+    path = save_checkpoint(
+        tmp_path_factory.mktemp("ckpt") / "reference.pt", result.model, result.metrics()
+    )
     return result.model.eval(), path
 
 
@@ -47,8 +70,11 @@ def mnist(mnist_root):
 
 def mean_abs_diff(a: torch.Tensor, b: torch.Tensor, shift: int = 0) -> float:
     """Mean |a - b| / 255, the best over whole-pixel shifts of up to ``shift`` pixels."""
-    return min((torch.roll(a.float(), (dy, dx), (0, 1)) - b.float()).abs().mean().item() / 255
-               for dy in range(-shift, shift + 1) for dx in range(-shift, shift + 1))
+    return min(
+        (torch.roll(a.float(), (dy, dx), (0, 1)) - b.float()).abs().mean().item() / 255
+        for dy in range(-shift, shift + 1)
+        for dx in range(-shift, shift + 1)
+    )
 
 
 def centre_of_mass(image: torch.Tensor) -> tuple[float, float]:
@@ -68,12 +94,19 @@ def bbox_size(image: torch.Tensor) -> tuple[int, int]:
 @pytest.mark.parametrize("smooth", [False, True])
 @pytest.mark.parametrize("dark_on_light", [False, True])
 @pytest.mark.parametrize("index", [0, 1, 2, 3, 4, 7, 8, 11, 18, 61])  # digits 7 2 1 0 4 9 5 6 3 8
-def test_rendered_mnist_digit_comes_back_close_to_the_original(mnist, reference, tmp_path, index, dark_on_light,
-                                                                smooth):
+def test_rendered_mnist_digit_comes_back_close_to_the_original(
+    mnist, reference, tmp_path, index, dark_on_light, smooth
+):
     original = mnist.test_images[index]
     path = tmp_path / "digit.png"
-    render_mnist(original, scale=4, canvas=(260, 180), offset=(130, 10), dark_on_light=dark_on_light,
-                 smooth=smooth).save(path)
+    render_mnist(
+        original,
+        scale=4,
+        canvas=(260, 180),
+        offset=(130, 10),
+        dark_on_light=dark_on_light,
+        smooth=smooth,
+    ).save(path)
     steps = preprocess_steps(path)
     out = steps.image
     assert out.dtype == torch.uint8 and out.shape == (28, 28)
@@ -85,8 +118,11 @@ def test_rendered_mnist_digit_comes_back_close_to_the_original(mnist, reference,
     assert mean_abs_diff(out, original, shift=1) < 0.04
     assert mean_abs_diff(out, original) < 0.13
     model, _ = reference
-    assert predict(model, to_model_input(out)).argmax().item() == \
-        predict(model, to_model_input(original)).argmax().item() == mnist.test_labels[index].item()
+    assert (
+        predict(model, to_model_input(out)).argmax().item()
+        == predict(model, to_model_input(original)).argmax().item()
+        == mnist.test_labels[index].item()
+    )
 
 
 def test_accuracy_on_rendered_mnist_pngs_stays_close_to_the_tensors(mnist, reference, tmp_path):
@@ -104,7 +140,10 @@ def test_accuracy_on_rendered_mnist_pngs_stays_close_to_the_tensors(mnist, refer
     for _ in images:
         scale = int(rng.integers(2, 6))
         canvas = (28 * scale + int(rng.integers(0, 120)), 28 * scale + int(rng.integers(0, 120)))
-        offset = (int(rng.integers(0, canvas[0] - 28 * scale + 1)), int(rng.integers(0, canvas[1] - 28 * scale + 1)))
+        offset = (
+            int(rng.integers(0, canvas[0] - 28 * scale + 1)),
+            int(rng.integers(0, canvas[1] - 28 * scale + 1)),
+        )
         layouts.append((scale, canvas, offset))
 
     def accuracy(x: torch.Tensor) -> float:
@@ -114,16 +153,32 @@ def test_accuracy_on_rendered_mnist_pngs_stays_close_to_the_tensors(mnist, refer
         paths = []
         for i, (image, (scale, canvas, offset)) in enumerate(zip(images, layouts)):
             paths.append(tmp_path / f"{i:03d}{'s' if smooth else ''}.png")
-            render_mnist(image, scale, canvas, offset, dark_on_light=bool(i % 2), smooth=smooth).save(paths[-1])
+            render_mnist(
+                image, scale, canvas, offset, dark_on_light=bool(i % 2), smooth=smooth
+            ).save(paths[-1])
         predictions = classify(paths, model)
         return float(np.mean([p.digit == y for p, y in zip(predictions, labels.tolist())]))
 
-    round_trip = torch.stack([torch.from_numpy(np.asarray(
-        render_mnist(image, scale, smooth=True).resize((28, 28), Image.Resampling.BOX)).copy())
-        for image, (scale, _, _) in zip(images, layouts)])
-    tensors, square, smooth, blurred = accuracy(images), png_accuracy(False), png_accuracy(True), accuracy(round_trip)
-    print(f"rendered MNIST (n=400): tensors {tensors:.1%}; PNG, square pixels {square:.1%}; "
-          f"PNG, bilinear {smooth:.1%} (its round trip without preprocessing {blurred:.1%})")
+    round_trip = torch.stack(
+        [
+            torch.from_numpy(
+                np.asarray(
+                    render_mnist(image, scale, smooth=True).resize((28, 28), Image.Resampling.BOX)
+                ).copy()
+            )
+            for image, (scale, _, _) in zip(images, layouts)
+        ]
+    )
+    tensors, square, smooth, blurred = (
+        accuracy(images),
+        png_accuracy(False),
+        png_accuracy(True),
+        accuracy(round_trip),
+    )
+    print(
+        f"rendered MNIST (n=400): tensors {tensors:.1%}; PNG, square pixels {square:.1%}; "
+        f"PNG, bilinear {smooth:.1%} (its round trip without preprocessing {blurred:.1%})"
+    )
     assert square >= 0.97 and abs(square - tensors) <= 0.015
     assert smooth >= 0.95 and smooth >= blurred - 0.01
 
@@ -138,20 +193,28 @@ def test_synthetic_digits_are_classified(reference, style):
         for i, (ink, background) in enumerate(COLOURS):
             canvas, box = LAYOUTS[(digit + i) % len(LAYOUTS)]
             stroke, slant = PENS[(digit + 2 * i) % len(PENS)]
-            images.append(draw_digit(digit, canvas, box, ink, background, stroke=stroke, slant=slant, style=style))
+            images.append(
+                draw_digit(
+                    digit, canvas, box, ink, background, stroke=stroke, slant=slant, style=style
+                )
+            )
             digits.append(digit)
     predictions = classify(images, model)
     correct = np.array([p.digit == d for p, d in zip(predictions, digits)])
     print(f"synthetic digits ({style}): {correct.mean():.1%} of {len(correct)}")
     assert correct.mean() >= 0.95
-    assert all(correct[np.array(digits) == d].sum() >= 5 for d in range(10)), "a digit is mostly misread"
+    assert all(correct[np.array(digits) == d].sum() >= 5 for d in range(10)), (
+        "a digit is mostly misread"
+    )
     for p in predictions:
         assert max(bbox_size(p.image)) == BOX
 
 
 def photo_of(digit: int, seed: int = 0) -> tuple[Image.Image, Image.Image]:
     """A "phone photo": blue pen on cream paper, uneven light, noise, a speck, JPEG at quality 60."""
-    clean = draw_digit(digit, (640, 480), (250, 110, 400, 330), (30, 40, 90), (235, 230, 215), stroke=0.04)
+    clean = draw_digit(
+        digit, (640, 480), (250, 110, 400, 330), (30, 40, 90), (235, 230, 215), stroke=0.04
+    )
     specked = clean.copy()
     ImageDraw.Draw(specked).ellipse((60, 400, 65, 405), fill=(60, 60, 60))
     return photo_like(specked, light=0.25, noise=8, quality=60, seed=seed), clean
@@ -164,12 +227,16 @@ def test_noise_light_and_specks_do_not_become_the_digit(reference, digit):
     top, left, bottom, right = steps.bbox
     assert steps.thickened > 0  # a thin pen on a big photo
     assert mean_abs_diff(steps.image, preprocess(clean)) < 0.03
-    assert (steps.ink[:, : left] == 0).all() and (steps.ink[bottom:] == 0).all()  # speck and noise gone
+    assert (steps.ink[:, :left] == 0).all() and (
+        steps.ink[bottom:] == 0
+    ).all()  # speck and noise gone
     assert classify(photo, reference[0])[0].digit == digit
 
 
 def test_ruled_paper_lines_are_not_part_of_the_digit(reference):
-    plain = draw_digit(3, (300, 300), (100, 60, 200, 200), (20, 20, 120), (250, 250, 245), stroke=0.06)
+    plain = draw_digit(
+        3, (300, 300), (100, 60, 200, 200), (20, 20, 120), (250, 250, 245), stroke=0.06
+    )
     ruled = plain.copy()
     draw = ImageDraw.Draw(ruled)
     for y in range(20, 300, 40):
@@ -179,13 +246,18 @@ def test_ruled_paper_lines_are_not_part_of_the_digit(reference):
 
 
 def test_phone_photo_stored_sideways_is_turned_upright_by_its_exif_orientation(reference, tmp_path):
-    upright = draw_digit(7, (1600, 1200), (600, 250, 1000, 950), (30, 40, 90), (235, 230, 215), stroke=0.05)
+    upright = draw_digit(
+        7, (1600, 1200), (600, 250, 1000, 950), (30, 40, 90), (235, 230, 215), stroke=0.05
+    )
     sideways = upright.transpose(Image.Transpose.ROTATE_90)  # as the camera stored it
     exif = Image.Exif()
     exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
     sideways.save(tmp_path / "photo.jpg", exif=exif, quality=85)
     steps = preprocess_steps(tmp_path / "photo.jpg")
-    assert steps.original.size == (1600 // 2, 1200 // 2)  # upright, and decoded at half size (JPEG draft)
+    assert steps.original.size == (
+        1600 // 2,
+        1200 // 2,
+    )  # upright, and decoded at half size (JPEG draft)
     assert mean_abs_diff(steps.image, preprocess(upright)) < 0.03
     assert classify(tmp_path / "photo.jpg", reference[0])[0].digit == 7
 
@@ -233,13 +305,23 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
     buffer = io.BytesIO()
     draw_digit(2).save(buffer, "PNG")
     truncated.write_bytes(buffer.getvalue()[:200])
-    blanks = {"white.png": Image.new("RGB", (80, 80), "white"), "black.png": Image.new("L", (80, 80), 0),
-              "transparent.png": Image.new("RGBA", (80, 80), (255, 0, 0, 0)),
-              "faint.png": Image.fromarray(np.random.default_rng(0).integers(120, 130, (80, 80), dtype=np.uint8))}
+    blanks = {
+        "white.png": Image.new("RGB", (80, 80), "white"),
+        "black.png": Image.new("L", (80, 80), 0),
+        "transparent.png": Image.new("RGBA", (80, 80), (255, 0, 0, 0)),
+        "faint.png": Image.fromarray(
+            np.random.default_rng(0).integers(120, 130, (80, 80), dtype=np.uint8)
+        ),
+    }
     for name, image in blanks.items():
         image.save(tmp_path / name)
-    cases = {not_image: "not an image", truncated: "cannot read the image", tmp_path / "missing.png": "no such file",
-             tmp_path: "is a folder", **{tmp_path / name: "blank" for name in blanks}}
+    cases = {
+        not_image: "not an image",
+        truncated: "cannot read the image",
+        tmp_path / "missing.png": "no such file",
+        tmp_path: "is a folder",
+        **{tmp_path / name: "blank" for name in blanks},
+    }
     for path, message in cases.items():
         with pytest.raises(ImageError, match=message):
             preprocess(path)
@@ -249,7 +331,11 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
 def test_classify_takes_one_or_many_and_checks_k(reference):
     model, _ = reference
     one = classify(draw_digit(0), model, k=5)
-    assert len(one) == 1 and len(one[0].digits) == 5 and one[0].probabilities == sorted(one[0].probabilities)[::-1]
+    assert (
+        len(one) == 1
+        and len(one[0].digits) == 5
+        and one[0].probabilities == sorted(one[0].probabilities)[::-1]
+    )
     assert abs(one[0].all_probabilities.sum().item() - 1) < 1e-5
     assert [p.digit for p in classify([draw_digit(6), draw_digit(9)], model)] == [6, 9]
     with pytest.raises(ValueError, match="k must be"):
@@ -262,16 +348,29 @@ def test_classify_takes_one_or_many_and_checks_k(reference):
 
 
 def run_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "effmnist", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "effmnist", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
 
 
 def test_cli_predict_end_to_end(reference, mnist, tmp_path):
     _, checkpoint = reference
     draw_digit(7, ink=(20, 20, 120), background=(255, 255, 240)).save(tmp_path / "seven.png")
     render_mnist(mnist.test_images[1], dark_on_light=True).save(tmp_path / "two.jpg", quality=90)
-    proc = run_cli("predict", "seven.png", "two.jpg", "--checkpoint", checkpoint, "--show", "out/fig.png",
-                   cwd=tmp_path)
+    proc = run_cli(
+        "predict",
+        "seven.png",
+        "two.jpg",
+        "--checkpoint",
+        checkpoint,
+        "--show",
+        "out/fig.png",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("seven.png: 7 (") and lines[1].startswith("two.jpg: 2 (")
@@ -285,14 +384,24 @@ def test_cli_predict_bad_input_exits_1_and_still_reports_the_good_images(referen
     draw_digit(4).save(tmp_path / "four.png")
     (tmp_path / "notes.txt").write_text("hello")
     Image.new("RGB", (50, 50), "white").save(tmp_path / "blank.png")
-    proc = run_cli("predict", "notes.txt", "four.png", "blank.png", "missing.png", "--checkpoint", checkpoint,
-                   cwd=tmp_path)
+    proc = run_cli(
+        "predict",
+        "notes.txt",
+        "four.png",
+        "blank.png",
+        "missing.png",
+        "--checkpoint",
+        checkpoint,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1
     assert proc.stdout.startswith("four.png: 4 (")
-    assert proc.stderr.splitlines() == ["error: notes.txt: not an image (PIL cannot read it)",
-                                        "error: blank.png: the image is blank (contrast 0 of 255 grey levels): "
-                                        "no digit to classify",
-                                        "error: missing.png: no such file"]
+    assert proc.stderr.splitlines() == [
+        "error: notes.txt: not an image (PIL cannot read it)",
+        "error: blank.png: the image is blank (contrast 0 of 255 grey levels): "
+        "no digit to classify",
+        "error: missing.png: no such file",
+    ]
 
 
 def test_cli_predict_missing_checkpoint_says_how_to_make_one(tmp_path, monkeypatch, capsys):

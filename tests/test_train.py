@@ -6,18 +6,33 @@ import torch
 from effmnist import data
 from effmnist.data import default_file_mode
 from effmnist.model import EfficientMNIST, ModelConfig
-from effmnist.train import CheckpointError, get_recipe, load_checkpoint, load_or_train, save_checkpoint, train
+from effmnist.train import (
+    CheckpointError,
+    get_recipe,
+    load_checkpoint,
+    load_or_train,
+    save_checkpoint,
+    train,
+)
 
 
 def _small(splits, n_train=6_400):
     """The first n_train training images, the full validation set, and a 2k test slice."""
-    return data.Splits(splits.train_x[:n_train], splits.train_y[:n_train], splits.val_x, splits.val_y,
-                       splits.test_x[:2000], splits.test_y[:2000])
+    return data.Splits(
+        splits.train_x[:n_train],
+        splits.train_y[:n_train],
+        splits.val_x,
+        splits.val_y,
+        splits.test_x[:2000],
+        splits.test_y[:2000],
+    )
 
 
 def test_same_seed_gives_the_same_losses_and_another_seed_does_not(splits):
     small = _small(splits, 1_280)
-    a, b, c = (train("reference", small, seed=s, progress=False, evaluate_test=False) for s in (7, 7, 8))
+    a, b, c = (
+        train("reference", small, seed=s, progress=False, evaluate_test=False) for s in (7, 7, 8)
+    )
     assert a.history["loss"] == b.history["loss"]
     assert a.history["loss"] != c.history["loss"]
 
@@ -43,7 +58,9 @@ def test_checkpoint_round_trip_gives_identical_predictions(tmp_path, splits):
     x = splits.test_x[:32]
     assert torch.equal(model(x), loaded(x)) and metrics == {"test_accuracy": 0.5}
     assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temporary files left
-    assert path.stat().st_mode & 0o777 == default_file_mode()  # readable like any file, not mkstemp's 0600
+    assert (
+        path.stat().st_mode & 0o777 == default_file_mode()
+    )  # readable like any file, not mkstemp's 0600
 
 
 def test_load_or_train_trains_once_then_loads(tmp_path, splits):
@@ -51,8 +68,15 @@ def test_load_or_train_trains_once_then_loads(tmp_path, splits):
     model, metrics = load_or_train(path, "reference", _small(splits, 3_200), seed=3)
     assert path.exists() and metrics["val_accuracy"] > 0.5 and metrics["params"] == 24_048
     saved_at = path.stat().st_mtime_ns
-    again, metrics_again = load_or_train(path, "reference", data.Splits(*(getattr(splits, f.name)[:0] for f in dataclasses.fields(splits))), seed=3)
-    assert path.stat().st_mtime_ns == saved_at and metrics_again == metrics  # loaded, not trained again
+    again, metrics_again = load_or_train(
+        path,
+        "reference",
+        data.Splits(*(getattr(splits, f.name)[:0] for f in dataclasses.fields(splits))),
+        seed=3,
+    )
+    assert (
+        path.stat().st_mtime_ns == saved_at and metrics_again == metrics
+    )  # loaded, not trained again
     x = splits.test_x[:32]
     assert torch.equal(model(x), again(x)) and not again.training
     with pytest.raises(CheckpointError, match="different architecture"):
@@ -60,7 +84,9 @@ def test_load_or_train_trains_once_then_loads(tmp_path, splits):
 
 
 def test_checkpoint_of_another_architecture_is_refused_clearly(tmp_path):
-    path = save_checkpoint(tmp_path / "wide.pt", EfficientMNIST(ModelConfig(stages=((16, 16), (32,), (56,)))))
+    path = save_checkpoint(
+        tmp_path / "wide.pt", EfficientMNIST(ModelConfig(stages=((16, 16), (32,), (56,))))
+    )
     with pytest.raises(CheckpointError, match="different architecture"):
         load_checkpoint(path, expected=ModelConfig())
     # a checkpoint whose weights do not fit the architecture it names
