@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from .bench import cpu_name
-from .data import Splits, atomic_write_bytes
+from .data import Splits
+from .fileio import atomic_write_text
 from .model import ModelConfig
 from .train import Recipe, get_recipe, train
 
@@ -200,7 +201,7 @@ def format_summary(results: dict, measured: bool = False) -> str:
 
 def save_results(results: dict, path: Path = DEFAULT_OUT) -> Path:
     """Write the results file atomically."""
-    atomic_write_bytes(Path(path), (json.dumps(results, indent=1) + "\n").encode())
+    atomic_write_text(path, json.dumps(results, indent=1) + "\n")
     return Path(path)
 
 

@@ -8,6 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from .fileio import atomic_write_text
+
 PARAM_BUDGET = 25_000
 TARGET_ACCURACY = 0.95
 
@@ -137,12 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    from .data import atomic_write_bytes
-
-    atomic_write_bytes(path, text.encode())
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -201,7 +197,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         path = save_checkpoint(args.save, result.model, result.metrics())
         print(f"Checkpoint saved to {path}")
     if args.metrics_json:
-        _atomic_write_text(Path(args.metrics_json), json.dumps(result.metrics(), indent=2) + "\n")
+        atomic_write_text(args.metrics_json, json.dumps(result.metrics(), indent=2) + "\n")
         print(f"Metrics written to {args.metrics_json}")
     return 0 if met else 1
 
@@ -231,7 +227,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print("\nWhere the time goes (fast path, 100 batches):")
         print(report["profile"])
     if args.json:
-        _atomic_write_text(Path(args.json), json.dumps(report, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
     return 0
 
 

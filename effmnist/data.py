@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .fileio import atomic_write_bytes
+
 MEAN, STD = 0.1307, 0.3081
 TRAIN_SIZE, VAL_SIZE, TEST_SIZE = 54_000, 6_000, 10_000
 SPLIT_SEED = 42  # the generator seed of the 54k/6k train/validation split
@@ -68,30 +70,6 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def default_file_mode() -> int:
-    """The mode a plainly created file gets (0o666 less the umask); mkstemp's own is 0o600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def verify_raw(root: str | os.PathLike | None = None) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -13,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Splits, TensorLoader, default_file_mode
+from .data import Splits, TensorLoader
+from .fileio import atomic_path
 from .model import EfficientMNIST, ModelConfig, count_parameters
 
 
@@ -338,22 +338,14 @@ def save_checkpoint(
 ) -> Path:
     """Save weights, the model config and metrics atomically (temporary file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": "effmnist-checkpoint-1",
         "config": model.config.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metrics": metrics or {},
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from effmnist import data
-from effmnist.data import default_file_mode
+from effmnist.fileio import default_file_mode
 from effmnist.model import EfficientMNIST, ModelConfig
 from effmnist.train import (
     CheckpointError,
