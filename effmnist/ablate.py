@@ -20,7 +20,8 @@ from .bench import cpu_name
 from .data import Splits
 from .fileio import atomic_write_text
 from .model import ModelConfig
-from .train import Recipe, get_recipe, train
+from .recipe import Recipe, get_recipe
+from .train import train
 
 DEFAULT_OUT = Path("results") / "ablations.json"
 
@@ -92,6 +93,7 @@ def run_cell(group: str, variant: str, seed: int, splits: Splits) -> dict:
         "val_accuracy": result.val_accuracy,
         "test_accuracy": result.test_accuracy,
         "train_seconds": result.train_seconds,
+        "recipe": result.recipe.to_dict(),  # how this row was made, field by field
     }
 
 
@@ -115,7 +117,7 @@ def run_ablations(
     for group, variant in cells(groups, recipes):
         for seed in seeds:
             recipe = variant_recipe(group, variant)
-            key = (replace(recipe, name=""), seed)
+            key = (recipe, seed)  # a recipe's name takes no part in equality
             if key not in cache:
                 cache[key] = run_cell(group, variant, seed, splits)
             row = dict(cache[key], group=group, variant=variant)

@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 from .data import TRAIN_SIZE, Splits
 from .model import EfficientMNIST, ModelConfig
-from .train import get_recipe, train
+from .recipe import get_recipe
+from .train import train
 
 
 def training_flops_per_image(config: ModelConfig | None = None, batch_size: int = 64) -> float:
@@ -32,9 +33,10 @@ def training_flops_per_image(config: ModelConfig | None = None, batch_size: int 
 def cpu_name() -> str:
     """The processor's model name (from /proc/cpuinfo where there is one)."""
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return platform.processor() or platform.machine()
@@ -99,10 +101,11 @@ def run_bench(
 def format_report(report: dict) -> str:
     """The bench report as a small text table."""
     lines = [
-        f"model: {report['flops_per_image'] / 1e6:.2f} MFLOP per training image (forward + backward, "
-        f"FlopCounterMode); {report['images']:,} images per epoch",
+        f"model: {report['flops_per_image'] / 1e6:.2f} MFLOP per training image "
+        f"(forward + backward, FlopCounterMode); {report['images']:,} images per epoch",
         f"torch {report['torch']}, {report['threads']} threads, {report['cpu']}",
-        f"{'pipeline':<14}{'median s':>10}{'images/s':>12}{'GFLOP/s':>10}   (median of {report['repeats']})",
+        f"{'pipeline':<14}{'median s':>10}{'images/s':>12}{'GFLOP/s':>10}"
+        f"   (median of {report['repeats']})",
     ]
     for name, p in report["pipelines"].items():
         lines.append(

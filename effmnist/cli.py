@@ -1,4 +1,7 @@
-"""Command line: ``python -m effmnist {train,data,predict,bench,ablate} ...`` (``--help`` on each)."""
+"""Command line: ``python -m effmnist {train,data,predict,bench,ablate} ...``.
+
+``--help`` on each command lists its flags; the ``effmnist`` console script is the same program.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,7 @@ from pathlib import Path
 
 from .fileio import atomic_write_text
 
-PARAM_BUDGET = 25_000
-TARGET_ACCURACY = 0.95
+TARGET_ACCURACY = 0.95  # the reference's challenge: more than 95% test accuracy
 
 
 def _positive_int(text: str) -> int:
@@ -21,14 +23,44 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _top_k(text: str) -> int:
+    value = _positive_int(text)
+    if value > 10:
+        raise argparse.ArgumentTypeError(f"there are 10 digits; choose 1 to 10, not {text}")
+    return value
+
+
+def _shared_flags() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The flags several commands share, declared once: ``--data-dir`` and ``--device``."""
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument(
+        "--data-dir", default=None, help="MNIST folder (default: $EFFMNIST_DATA or ./data)"
+    )
+    device = argparse.ArgumentParser(add_help=False)
+    device.add_argument(
+        "--device",
+        choices=["cpu", "cuda", "mps"],
+        default=None,
+        help="default: cuda, then mps, then cpu",
+    )
+    return data, device
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from .train import RECIPES
+    from . import __version__
+    from .ablate import ABLATIONS, DEFAULT_OUT, SEARCH_GROUP
+    from .checkpoint import default_path
+    from .recipe import RECIPES
 
     parser = argparse.ArgumentParser(prog="python -m effmnist", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"effmnist {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data, device = _shared_flags()
 
     p = sub.add_parser(
-        "train", help="train EfficientMNIST for one epoch and report validation/test accuracy"
+        "train",
+        parents=[data, device],
+        help="train EfficientMNIST for one epoch and report validation/test accuracy",
     )
     p.add_argument(
         "--recipe",
@@ -44,29 +76,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--epochs", type=_positive_int, default=1, help="number of epochs (default: 1)")
     p.add_argument(
-        "--device",
-        choices=["cpu", "cuda", "mps"],
+        "--save",
+        metavar="PATH",
+        nargs="?",
+        const="",
         default=None,
-        help="default: cuda, then mps, then cpu",
-    )
-    p.add_argument(
-        "--data-dir", default=None, help="MNIST folder (default: $EFFMNIST_DATA or ./data)"
-    )
-    p.add_argument(
-        "--save", metavar="PATH", default=None, help="write a checkpoint of the trained model here"
+        help=f"write a checkpoint here (no PATH: {default_path('RECIPE', 'SEED')})",
     )
     p.add_argument(
         "--metrics-json", metavar="PATH", default=None, help="write the run's metrics as JSON here"
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    p = sub.add_parser("data", help="prepare and verify MNIST (for pre-fetching before a workshop)")
-    p.add_argument(
-        "--data-dir", default=None, help="MNIST folder (default: $EFFMNIST_DATA or ./data)"
+    sub.add_parser(
+        "data",
+        parents=[data],
+        help="prepare and verify MNIST (for pre-fetching before a workshop)",
     )
 
     p = sub.add_parser(
-        "bench", help="time one epoch: torchvision DataLoader vs effmnist's tensor path"
+        "bench",
+        parents=[data, device],
+        help="time one epoch: torchvision DataLoader vs effmnist's tensor path",
     )
     p.add_argument(
         "--repeats",
@@ -75,23 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="interleaved repeats; medians are reported (default: 3)",
     )
     p.add_argument(
-        "--device",
-        choices=["cpu", "cuda", "mps"],
-        default=None,
-        help="default: cuda, then mps, then cpu",
-    )
-    p.add_argument(
-        "--data-dir", default=None, help="MNIST folder (default: $EFFMNIST_DATA or ./data)"
-    )
-    p.add_argument(
         "--profile", action="store_true", help="also print a torch.profiler table of the fast path"
     )
     p.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON here")
 
-    from .ablate import ABLATIONS, DEFAULT_OUT, SEARCH_GROUP
-
     p = sub.add_parser(
-        "ablate", help="train the ablation variants on several seeds; write a results file"
+        "ablate",
+        parents=[data],
+        help="train the ablation variants on several seeds; write a results file",
     )
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
     p.add_argument(
@@ -99,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         choices=[*ABLATIONS, SEARCH_GROUP],
         default=None,
-        help=f"default: all groups but {SEARCH_GROUP!r} (changes to the best recipe, notebook 05's exercise 3)",
+        help=f"default: all groups but {SEARCH_GROUP!r} "
+        "(changes to the best recipe, notebook 05's exercise 3)",
     )
     p.add_argument(
         "--recipes",
@@ -109,9 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="named recipes to run on the same seeds too (e.g. reference best small)",
     )
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"results file (default: {DEFAULT_OUT})")
-    p.add_argument(
-        "--data-dir", default=None, help="MNIST folder (default: $EFFMNIST_DATA or ./data)"
-    )
 
     p = sub.add_parser(
         "predict", help="classify photos or drawings of digits with a trained checkpoint"
@@ -121,14 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--checkpoint",
-        default="checkpoints/reference.pt",
-        help="checkpoint from `train --save` (default: checkpoints/reference.pt)",
+        default=str(default_path("reference", 0)),
+        help=f"checkpoint from `train --save` (default: {default_path('reference', 0)})",
     )
     p.add_argument(
-        "--top",
-        type=_positive_int,
-        default=3,
-        help="how many digits to list per image (default: 3)",
+        "--top", type=_top_k, default=3, help="how many digits to list per image (default: 3)"
     )
     p.add_argument(
         "--show",
@@ -142,18 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
+    from .checkpoint import default_path, save_checkpoint
     from .data import load_splits
-    from .model import EfficientMNIST, parameter_breakdown
-    from .train import get_recipe, pick_device, save_checkpoint, train
+    from .model import PARAM_BUDGET, EfficientMNIST, parameter_breakdown
+    from .recipe import get_recipe
+    from .train import pick_device, train
 
     recipe = get_recipe(args.recipe, epochs=args.epochs)
     device = pick_device(args.device)
+    epochs = f"{recipe.epochs} epoch{'s' if recipe.epochs > 1 else ''}"
     rule = "=" * 60
     print(rule)
     print(f"EFFICIENT MNIST TRAINING (recipe: {recipe.name})")
-    print(
-        f"Target: <25k parameters, >95% accuracy in {recipe.epochs} epoch{'s' if recipe.epochs > 1 else ''}"
-    )
+    print(f"Target: <{PARAM_BUDGET:,} parameters, >{TARGET_ACCURACY:.0%} accuracy in {epochs}")
     print(rule)
     breakdown = {name: n for name, n, _ in parameter_breakdown(EfficientMNIST(recipe.model))}
     params = breakdown["Total"]
@@ -164,7 +182,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"  Classifier: {breakdown['Classifier']:,}")
     print()
     within = params < PARAM_BUDGET
-    print(f"{'✅ Model within' if within else '❌ Model exceeds'} 25k parameter limit")
+    # plain ASCII: a Windows console (cp1252) must be able to print it when redirected
+    print(f"{'[ok] Model within' if within else '[!!] Model exceeds'} the parameter limit")
     print("Loading MNIST dataset...")
     splits = load_splits(args.data_dir)
     sizes = splits.sizes()
@@ -186,15 +205,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"- Test Accuracy: {result.test_accuracy:.2%}")
     met = within and result.test_accuracy > TARGET_ACCURACY
     if met:
-        print(
-            f"TARGET ACHIEVED: >95% accuracy in {recipe.epochs} epoch{'s' if recipe.epochs > 1 else ''}!"
-        )
+        print(f"TARGET ACHIEVED: >{TARGET_ACCURACY:.0%} accuracy in {epochs}!")
     else:
-        print("TARGET MISSED: need <25,000 parameters and >95% test accuracy")
+        print(
+            f"TARGET MISSED: need <{PARAM_BUDGET:,} parameters "
+            f"and >{TARGET_ACCURACY:.0%} test accuracy"
+        )
     print(f"Training completed in {result.train_seconds:.2f} seconds")
     print(rule)
-    if args.save:
-        path = save_checkpoint(args.save, result.model, result.metrics())
+    if args.save is not None:
+        path = args.save or default_path(recipe.name, args.seed)
+        path = save_checkpoint(path, result.model, result.metrics())
         print(f"Checkpoint saved to {path}")
     if args.metrics_json:
         atomic_write_text(args.metrics_json, json.dumps(result.metrics(), indent=2) + "\n")
@@ -249,11 +270,10 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .predict import ImageError, classify, plot_predictions
-    from .train import load_checkpoint
+    from .checkpoint import load_checkpoint
+    from .plots import plot_predictions
+    from .preprocess import ImageError, classify
 
-    if args.top > 10:
-        raise ValueError(f"--top must be at most 10, not {args.top}")
     model, _ = load_checkpoint(args.checkpoint)
     predictions, failed = [], 0
     for image in args.images:
@@ -267,7 +287,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(
             f"{image}: "
             + "  ".join(
-                f"{d} ({p:.1%})" for d, p in zip(prediction.digits, prediction.probabilities)
+                f"{d} ({p:.1%})"
+                for d, p in zip(prediction.digits, prediction.probabilities, strict=True)
             )
         )
     if args.show and predictions:
@@ -277,8 +298,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .data import DataError
-    from .train import CheckpointError
+    """Run one command; the package's own errors become a one-line message and exit code 1.
+
+    Any other exception is a bug and keeps its traceback.
+    """
+    from .acquire import DataError
+    from .checkpoint import CheckpointError
+    from .recipe import RecipeError
+    from .train import DeviceError
 
     args = build_parser().parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)
@@ -290,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             "ablate": cmd_ablate,
             "predict": cmd_predict,
         }[args.command](args)
-    except (DataError, CheckpointError, ValueError) as exc:
+    except (DataError, CheckpointError, RecipeError, DeviceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -1,21 +1,58 @@
-"""Judging a trained model class by class: the confusion matrix, per-class accuracy and its mistakes.
+"""Judging a trained model: predictions, accuracy, and class by class its confusions and mistakes.
 
-Everything here works on plain tensors: ``probs`` (N, 10) from :func:`effmnist.train.predict`,
-integer ``labels`` (N,) and ``preds`` (N,). Rows of a confusion matrix are the true digit,
-columns the predicted one.
+:func:`predict` turns normalized images into class probabilities (in eval mode, restored after);
+everything else works on plain tensors: ``probs`` (N, 10), integer ``labels`` (N,) and
+``preds`` (N,). Rows of a confusion matrix are the true digit, columns the predicted one.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 NUM_CLASSES = 10
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode (BatchNorm's running statistics, no dropout), then restore it.
+
+    The mode is restored even when the code inside raises.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Class probabilities (N, 10) on the CPU for normalized images (N, 1, 28, 28), in eval mode."""
+    device = next(model.parameters()).device
+    with eval_mode(model):
+        return torch.cat(
+            [
+                F.softmax(model(images[i : i + batch_size].to(device)), dim=1).cpu()
+                for i in range(0, len(images), batch_size)
+            ]
+        )
+
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of ``images`` classified correctly (0..1)."""
+    return (predict(model, images).argmax(1) == labels.cpu()).float().mean().item()
 
 
 def confusion_matrix(
     labels: torch.Tensor, preds: torch.Tensor, num_classes: int = NUM_CLASSES
 ) -> torch.Tensor:
-    """Counts (num_classes, num_classes), int64: entry [t, p] is how many images of digit t were predicted p."""
+    """Counts (num_classes, num_classes), int64: entry [t, p] counts images of digit t predicted p."""
     labels, preds = (
         torch.as_tensor(labels).long().cpu().flatten(),
         torch.as_tensor(preds).long().cpu().flatten(),
@@ -30,7 +67,7 @@ def confusion_matrix(
 
 
 def per_class_accuracy(cm: torch.Tensor) -> torch.Tensor:
-    """Fraction of each true class predicted correctly: diagonal / row sums (NaN for a class never seen)."""
+    """Fraction of each true class predicted correctly: diagonal / row sums (NaN: class unseen)."""
     cm = torch.as_tensor(cm).double()
     return cm.diagonal() / cm.sum(dim=1)
 
@@ -43,7 +80,7 @@ def mistakes(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 def most_confident_mistakes(
     probs: torch.Tensor, labels: torch.Tensor, k: int | None = None
 ) -> torch.Tensor:
-    """Indices of misclassified images, most confident wrong prediction first (ties: dataset order); at most ``k``."""
+    """Indices of misclassified images, most confident first (ties: dataset order); at most ``k``."""
     wrong = mistakes(probs, labels)
     confidence = probs[wrong].max(dim=1).values
     order = torch.sort(confidence, descending=True, stable=True).indices
@@ -51,7 +88,7 @@ def most_confident_mistakes(
 
 
 def top_confusions(cm: torch.Tensor, k: int = 5) -> list[tuple[int, int, int]]:
-    """The ``k`` most frequent off-diagonal cells as ``(true, predicted, count)``, most frequent first."""
+    """The ``k`` most frequent off-diagonal cells as ``(true, predicted, count)``, largest first."""
     cm = torch.as_tensor(cm).clone()
     cm.fill_diagonal_(-1)
     n = cm.shape[1]

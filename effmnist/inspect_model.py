@@ -13,27 +13,23 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from .model import EfficientMNIST, ModelConfig, count_parameters
-
-BUDGET = 25_000  # the challenge: fewer than 25,000 parameters
+from .evaluate import eval_mode
+from .model import PARAM_BUDGET, EfficientMNIST, ModelConfig, count_parameters
 
 
 def stage_shapes(
     model: EfficientMNIST, input_shape: tuple[int, ...] = (1, 1, 28, 28)
 ) -> list[tuple[str, tuple]]:
     """``(name, shape)`` for the input, the output of each stage, the pooled features and the logits."""
-    was_training = model.training
-    model.eval()
     x = torch.zeros(input_shape, device=next(model.parameters()).device)
     rows = [("input", tuple(x.shape))]
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         for i, stage in enumerate(model.features, 1):
             x = stage(x)
             rows.append((f"stage {i}", tuple(x.shape)))
         x = model.pool(x)
         rows.append(("head pool", tuple(x.shape)))
         rows.append(("classifier", tuple(model.classifier(x).shape)))
-    model.train(was_training)
     return rows
 
 
@@ -103,7 +99,7 @@ class HeadCost:
 
     @property
     def within_budget(self) -> bool:
-        return self.total_params < BUDGET
+        return self.total_params < PARAM_BUDGET
 
 
 def head_comparison(config: ModelConfig | None = None, claimed_side: int = 7) -> list[HeadCost]:
@@ -163,9 +159,5 @@ def permute_positions(fmap: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
 
 def apply_head(model: EfficientMNIST, fmap: torch.Tensor) -> torch.Tensor:
     """The logits that the model's head (pool, dropout, classifier) computes from a last feature map, in eval mode."""
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        logits = model.classifier(model.dropout(model.pool(fmap)))
-    model.train(was_training)
-    return logits
+    with eval_mode(model), torch.no_grad():
+        return model.classifier(model.dropout(model.pool(fmap)))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
 
 REFERENCE_STAGES = ((16,), (32,), (64,))
+PARAM_BUDGET = 25_000  # the challenge: fewer than 25,000 trainable parameters
+HEADS = ("gap", "flatten")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,20 @@ class ModelConfig:
     )
     dropout: float = 0.1
 
+    def __post_init__(self) -> None:
+        stages = self.stages
+        if not 1 <= len(stages) <= 4 or not all(
+            len(s) >= 1 and all(isinstance(c, int) and c > 0 for c in s) for s in stages
+        ):
+            raise ValueError(
+                "stages must be 1 to 4 stages (each halves the 28x28 map), each a tuple of "
+                f"positive channel counts, e.g. ((16,), (32,), (64,)); not {stages!r}"
+            )
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, not {self.head!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout!r}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -39,7 +55,7 @@ class ModelConfig:
 
 
 def conv_bn_relu(c_in: int, c_out: int, batchnorm: bool = True) -> list[nn.Module]:
-    """A 3x3 conv (padding 1) then BatchNorm and ReLU; the conv has a bias only without BatchNorm."""
+    """A 3x3 conv (padding 1), BatchNorm and ReLU; the conv has a bias only without BatchNorm."""
     layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=not batchnorm)]
     if batchnorm:
         layers.append(nn.BatchNorm2d(c_out))
@@ -55,7 +71,7 @@ class EfficientMNIST(nn.Module):
 
     def __init__(self, config: ModelConfig | None = None, **overrides):
         super().__init__()
-        config = config or ModelConfig(**overrides)
+        config = replace(config or ModelConfig(), **overrides)
         self.config = config
         stages, c_in = [], 1
         for widths in config.stages:
@@ -72,11 +88,9 @@ class EfficientMNIST(nn.Module):
         if config.head == "gap":
             self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
             n_features = c_in
-        elif config.head == "flatten":
+        else:  # "flatten" (ModelConfig has checked the name)
             self.pool = nn.Flatten()
             n_features = c_in * side * side
-        else:
-            raise ValueError(f"head must be 'gap' or 'flatten', not {config.head!r}")
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(n_features, 10, bias=False)
 

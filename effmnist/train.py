@@ -1,80 +1,30 @@
-"""The one-epoch training recipe: optimizer, schedule, loop, evaluation, checkpoints."""
+"""Training: the optimizer, the learning-rate schedule and the loop that runs a recipe.
+
+:func:`train` is the whole run (seeded model, batches, optimizer, schedule, one or more epochs,
+then validation and test accuracy); :func:`train_one_epoch` is the loop a learner writes by hand
+in notebook 03, step for step.
+"""
 
 from __future__ import annotations
 
 import math
-import os
 import time
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .data import Splits, TensorLoader
-from .fileio import atomic_path
-from .model import EfficientMNIST, ModelConfig, count_parameters
+from .evaluate import accuracy
+from .model import EfficientMNIST, count_parameters
+from .recipe import Recipe, get_recipe
+
+PIPELINES = ("fast", "conventional")
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """A training recipe. The defaults are the reference's, exactly."""
-
-    name: str = "reference"
-    model: ModelConfig = ModelConfig()
-    optimizer: str = "adam"  # "adam" (L2 weight decay, as the reference) or "adamw"
-    lr: float = 0.015
-    weight_decay: float = 1e-4
-    batch_size: int = 64
-    epochs: int = 1
-    schedule: str = "cosine"  # "cosine" (per batch, lr -> min_lr), "onecycle", or "constant"
-    min_lr: float = 0.001
-    clip_grad: float | None = 1.0
-    label_smoothing: float = 0.0
-    # Beyond the reference (all off by default):
-    pct_start: float = 0.25  # OneCycle: fraction of the steps spent warming up
-    bn_momentum: float | None = None  # BatchNorm running-stat momentum (PyTorch's default: 0.1)
-    ema: float | None = (
-        None  # decay of an exponential moving average of the weights, evaluated instead
-    )
-    augment_shift: float = 0.0  # random translation of each training image, up to this many pixels
-    augment_rotate: float = 0.0  # random rotation of each training image, up to this many degrees
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["model"] = self.model.to_dict()
-        return d
-
-
-RECIPES: dict[str, Recipe] = {
-    "reference": Recipe(),
-    # Beyond the reference, chosen on the 6k validation split only (notebook 05 says how):
-    # a second 16-channel conv before the first pool, a narrower last stage to stay under 25k,
-    # OneCycle at max lr 0.03, label smoothing 0.1, and batch 32 (twice the updates in one epoch).
-    "best": Recipe(
-        model=ModelConfig(stages=((16, 16), (32,), (56,))),
-        schedule="onecycle",
-        lr=0.03,
-        label_smoothing=0.1,
-        batch_size=32,
-    ),
-    # The same training under 10,000 parameters.
-    "small": Recipe(
-        model=ModelConfig(stages=((8, 8), (16, 16), (32,))),
-        schedule="onecycle",
-        lr=0.03,
-        label_smoothing=0.1,
-        batch_size=32,
-    ),
-}
-
-
-def get_recipe(name: str, **overrides) -> Recipe:
-    """A named recipe from :data:`RECIPES`, with fields overridden (``epochs=2``, ...)."""
-    if name not in RECIPES:
-        raise KeyError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
-    return replace(RECIPES[name], name=name, **overrides)
+class DeviceError(RuntimeError):
+    """The requested device is not available on this machine."""
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -82,9 +32,9 @@ def pick_device(requested: str | None = None) -> torch.device:
     if requested:
         device = torch.device(requested)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("--device cuda was requested but no CUDA GPU is available")
+            raise DeviceError("device 'cuda' was requested but no CUDA GPU is available")
         if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError("--device mps was requested but MPS is not available")
+            raise DeviceError("device 'mps' was requested but MPS is not available")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -94,8 +44,8 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe, fused: bool = True) -> torch.optim.Optimizer:
-    """Adam (or AdamW) with the recipe's lr and weight decay; the fused kernel where the device has one."""
-    cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[recipe.optimizer]
+    """Adam (or AdamW) with the recipe's lr and weight decay; fused where the device has it."""
+    cls = torch.optim.AdamW if recipe.optimizer == "adamw" else torch.optim.Adam
     # one kernel for all parameters: ~0.4 s less per CPU epoch
     fused = fused and next(model.parameters()).device.type in ("cpu", "cuda")
     return cls(
@@ -129,28 +79,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps
         )
     if recipe.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    raise ValueError(f"unknown schedule {recipe.schedule!r}")
-
-
-@torch.inference_mode()
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Class probabilities (N, 10) for normalized images (N, 1, 28, 28), in eval mode."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    out = torch.cat(
-        [
-            F.softmax(model(images[i : i + batch_size].to(device)), dim=1).cpu()
-            for i in range(0, len(images), batch_size)
-        ]
-    )
-    model.train(was_training)
-    return out
-
-
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of ``images`` classified correctly (0..1)."""
-    return (predict(model, images).argmax(1) == labels.cpu()).float().mean().item()
+    raise AssertionError(recipe.schedule)  # Recipe checks the name
 
 
 @dataclass
@@ -162,28 +91,28 @@ class TrainResult:
     seed: int
     params: int
     history: dict[str, list[float]] = field(default_factory=dict)  # per batch: loss, acc, lr
-    train_accuracy: float = (
-        math.nan
-    )  # running accuracy over the (last) epoch, as the reference prints
+    # the running accuracy over the (last) epoch, as the reference prints it
+    train_accuracy: float = math.nan
     val_accuracy: float = math.nan
     test_accuracy: float = math.nan
     train_seconds: float = math.nan
 
     def metrics(self) -> dict:
+        """The run's numbers and the full recipe that made them (JSON-ready)."""
         return {
             "params": self.params,
             "val_accuracy": self.val_accuracy,
             "test_accuracy": self.test_accuracy,
             "train_seconds": self.train_seconds,
             "seed": self.seed,
-            "recipe": self.recipe.name,
+            "recipe": self.recipe.to_dict(),
         }
 
 
 def random_affine(
     images: torch.Tensor, shift: float, rotate: float, generator: torch.Generator
 ) -> torch.Tensor:
-    """Shift each image by up to ``shift`` pixels and rotate it by up to ``rotate`` degrees (one batch op)."""
+    """Shift each image by up to ``shift`` pixels, rotate it up to ``rotate`` degrees (batched)."""
     n = len(images)
     u = torch.rand(n, 3, generator=generator).to(images.device) * 2 - 1
     angle = u[:, 0] * math.radians(rotate)
@@ -281,7 +210,7 @@ def train(
     elif pipeline == "conventional":
         loader = _OnDevice(torchvision_loaders(data_dir, recipe.batch_size, seed)["train"], device)
     else:
-        raise ValueError(f"pipeline must be 'fast' or 'conventional', not {pipeline!r}")
+        raise ValueError(f"pipeline must be one of {PIPELINES}, not {pipeline!r}")
     optimizer = make_optimizer(model, recipe, fused=fast)
     scheduler = make_scheduler(optimizer, recipe, recipe.epochs * len(loader))
     history: dict[str, list[float]] = {"loss": [], "acc": [], "lr": []}
@@ -324,82 +253,3 @@ def train(
     if evaluate_test:
         result.test_accuracy = accuracy(model, splits.test_x, splits.test_y)
     return result
-
-
-# --- checkpoints ------------------------------------------------------------------------------
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint could not be loaded; the message says why."""
-
-
-def save_checkpoint(
-    path: str | os.PathLike, model: EfficientMNIST, metrics: dict | None = None
-) -> Path:
-    """Save weights, the model config and metrics atomically (temporary file, then rename)."""
-    path = Path(path)
-    payload = {
-        "format": "effmnist-checkpoint-1",
-        "config": model.config.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "metrics": metrics or {},
-    }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return path
-
-
-def load_checkpoint(
-    path: str | os.PathLike, expected: ModelConfig | None = None, device: str | torch.device = "cpu"
-) -> tuple[EfficientMNIST, dict]:
-    """Load a checkpoint (``weights_only=True``) into a fresh model; returns ``(model, metrics)``.
-
-    With ``expected``, a checkpoint of any other architecture is refused with a clear error.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(
-            f"no checkpoint at {path}; train one with `python -m effmnist train --save {path}`"
-        )
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != "effmnist-checkpoint-1":
-        raise CheckpointError(
-            f"{path} is not an effmnist checkpoint (made by effmnist.save_checkpoint)"
-        )
-    config = ModelConfig.from_dict(payload["config"])
-    if expected is not None and config != expected:
-        raise CheckpointError(
-            f"{path} holds a different architecture: {config} (expected {expected})"
-        )
-    model = EfficientMNIST(config)
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{path}: the weights do not fit the architecture it names: {exc}"
-        ) from None
-    return model.to(device).eval(), payload.get("metrics", {})
-
-
-def load_or_train(
-    path: str | os.PathLike,
-    recipe: Recipe | str = "reference",
-    splits: Splits | None = None,
-    *,
-    seed: int = 0,
-) -> tuple[EfficientMNIST, dict]:
-    """The checkpoint at ``path``, trained (``recipe``, ``seed``) and saved there first if it is missing.
-
-    Notebooks 04 and 06 and the solutions share notebook 03's model this way; a fresh checkout or
-    Colab session trains it once. A checkpoint of another architecture is refused, as in :func:`load_checkpoint`.
-    """
-    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
-    if not Path(path).exists():
-        result = train(recipe, splits, seed=seed, progress=False)
-        save_checkpoint(path, result.model, result.metrics())
-    return load_checkpoint(path, expected=recipe.model)

@@ -7,7 +7,7 @@ import pytest
 from effmnist import ablate
 from effmnist.bench import format_report, training_flops_per_image
 from effmnist.model import EfficientMNIST, ModelConfig, count_parameters
-from effmnist.train import get_recipe
+from effmnist.recipe import get_recipe
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "ablations.json"
 
@@ -177,3 +177,17 @@ def test_verdict_table_widens_for_long_names():
     assert f"{long_variant} " in line and header.index("difference") > line.index(
         long_variant
     ) + len(long_variant)
+
+
+def test_cpu_name_closes_proc_cpuinfo():
+    # before: `for line in open("/proc/cpuinfo")` returned from inside the loop, leaving it open
+    import gc
+    import warnings
+
+    from effmnist.bench import cpu_name
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert cpu_name()
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

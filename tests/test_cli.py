@@ -1,10 +1,13 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from effmnist import __version__, cli
 from effmnist.cli import main
+from effmnist.recipe import Recipe, get_recipe
 
 
 def test_train_end_to_end_meets_the_target_and_writes_metrics(tmp_path, mnist_root):
@@ -40,7 +43,10 @@ def test_train_end_to_end_meets_the_target_and_writes_metrics(tmp_path, mnist_ro
         "seed",
         "recipe",
     }
-    assert metrics["params"] == 24_048 and metrics["seed"] == 0 and metrics["recipe"] == "reference"
+    assert metrics["params"] == 24_048 and metrics["seed"] == 0
+    assert Recipe.from_dict(metrics["recipe"]) == get_recipe("reference")  # the full recipe
+    # a Windows console (cp1252) can print everything the command prints when redirected
+    proc.stdout.encode("cp1252")
     assert 0.95 < metrics["test_accuracy"] <= 1 and 0.95 < metrics["val_accuracy"] <= 1
     assert ckpt.exists()
 
@@ -52,6 +58,8 @@ def test_train_end_to_end_meets_the_target_and_writes_metrics(tmp_path, mnist_ro
         ["train", "--device", "tpu"],
         ["train", "--recipe", "magic"],
         ["train", "--seed", "abc"],
+        ["predict", "x.png", "--top", "11"],
+        ["predict", "x.png", "--top", "0"],
         ["fly"],
         [],
     ],
@@ -75,3 +83,41 @@ def test_unwritable_data_dir_is_a_clear_error_not_a_traceback(tmp_path, capsys):
     assert main(["data", "--data-dir", str(blocker / "data")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: cannot write to the data folder") and "Traceback" not in err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"effmnist {__version__}"
+
+
+def test_shared_flags_are_declared_once_and_offered_where_they_apply():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices
+    flags = {name: {o for a in p._actions for o in a.option_strings} for name, p in sub.items()}
+    assert {n for n, f in flags.items() if "--data-dir" in f} == {
+        "train",
+        "data",
+        "bench",
+        "ablate",
+    }
+    assert {n for n, f in flags.items() if "--device" in f} == {"train", "bench"}
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    # before: every ValueError became "error: ..." and a real bug lost its traceback
+    def broken(args):
+        raise ValueError("a bug in effmnist, not the user's input")
+
+    monkeypatch.setattr(cli, "cmd_data", broken)
+    with pytest.raises(ValueError, match="a bug in effmnist"):
+        main(["data"])
+
+
+def test_the_installed_console_script_runs():
+    import shutil
+
+    script = shutil.which("effmnist", path=str(Path(sys.executable).parent))
+    assert script, "pip install registers the `effmnist` console script"
+    proc = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "train" in proc.stdout and "predict" in proc.stdout

@@ -2,12 +2,16 @@ import pytest
 import torch
 
 from effmnist.evaluate import (
+    accuracy,
     confusion_matrix,
+    eval_mode,
     mistakes,
     most_confident_mistakes,
     per_class_accuracy,
+    predict,
     top_confusions,
 )
+from effmnist.model import EfficientMNIST
 
 
 def test_confusion_matrix_matches_a_hand_computed_case():
@@ -62,3 +66,28 @@ def test_top_confusions_skip_the_diagonal_and_sort_by_count():
     cm = torch.tensor([[50, 2, 7], [2, 60, 0], [1, 9, 40]])
     assert top_confusions(cm, k=3) == [(2, 1, 9), (0, 2, 7), (0, 1, 2)]
     assert cm[0, 0] == 50  # the argument is not modified
+
+
+def test_eval_mode_restores_the_mode_even_when_the_code_inside_raises():
+    model = EfficientMNIST().train()
+    with pytest.raises(RuntimeError), eval_mode(model):
+        assert not model.training and not model.dropout.training
+        raise RuntimeError("boom")
+    assert model.training and model.dropout.training
+    model.eval()
+    with eval_mode(model):
+        pass
+    assert not model.training  # a model in eval mode stays in eval mode
+
+
+def test_predict_uses_eval_mode_and_returns_probabilities():
+    torch.manual_seed(0)
+    model = EfficientMNIST().train()
+    x = torch.randn(7, 1, 28, 28)
+    probs = predict(model, x, batch_size=3)  # batches of 3, 3, 1
+    assert probs.shape == (7, 10) and torch.allclose(probs.sum(1), torch.ones(7))
+    assert model.training  # restored
+    with torch.no_grad():
+        expected = torch.softmax(model.eval()(x), dim=1)
+    assert torch.allclose(probs, expected, atol=1e-6)  # dropout off, BatchNorm's running stats
+    assert accuracy(model, x, probs.argmax(1)) == 1.0

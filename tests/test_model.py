@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from effmnist.model import (
@@ -44,3 +45,25 @@ def test_variants_build_with_the_parameter_counts_they_should():
     # without BatchNorm each conv gets a bias instead
     assert count_parameters(EfficientMNIST(batchnorm=False)) == 23_184 + (16 + 32 + 64) + 640
     assert count_parameters(EfficientMNIST(ModelConfig(stages=((16, 16), (32,), (56,))))) == 23_984
+
+
+def test_keyword_overrides_apply_on_top_of_a_given_config():
+    # before: EfficientMNIST(config, **overrides) silently dropped the overrides
+    model = EfficientMNIST(ModelConfig(stages=((8,), (16,))), dropout=0.0, head="flatten")
+    assert model.config == ModelConfig(stages=((8,), (16,)), dropout=0.0, head="flatten")
+    assert model.dropout.p == 0.0 and model.classifier.in_features == 16 * 7 * 7
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"head": "attention"}, "head must be one of"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+        ({"stages": ()}, "stages must be 1 to 4 stages"),
+        ({"stages": ((16,), (0,))}, "positive channel counts"),
+        ({"stages": ((8,),) * 5}, "stages must be 1 to 4 stages"),
+    ],
+)
+def test_configs_that_cannot_build_a_model_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**overrides)
