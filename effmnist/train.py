@@ -18,6 +18,7 @@ from torch import nn
 from .data import Splits, TensorLoader
 from .evaluate import accuracy
 from .model import EfficientMNIST, count_parameters
+from .progress import progress_bar
 from .recipe import Recipe, get_recipe
 
 PIPELINES = ("fast", "conventional")
@@ -214,13 +215,9 @@ def train(
     optimizer = make_optimizer(model, recipe, fused=fast)
     scheduler = make_scheduler(optimizer, recipe, recipe.epochs * len(loader))
     history: dict[str, list[float]] = {"loss": [], "acc": [], "lr": []}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=recipe.epochs * len(loader), desc=f"training ({recipe.name})", unit="batch"
-        )
+    bar = (
+        progress_bar(recipe.epochs * len(loader), f"training ({recipe.name})") if progress else None
+    )
     ema = None
     if recipe.ema:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
