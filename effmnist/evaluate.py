@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import MEAN, STD
+
 NUM_CLASSES = 10
 
 
@@ -47,6 +49,25 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> t
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of ``images`` classified correctly (0..1)."""
     return (predict(model, images).argmax(1) == labels.cpu()).float().mean().item()
+
+
+def shift(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Normalized images (N, 1, H, W) moved ``dy`` pixels down and ``dx`` right; the pixels
+    uncovered are background (a black pixel, normalized)."""
+    out = torch.full_like(images, (0 - MEAN) / STD)
+    h, w = images.shape[-2:]
+    src_y, dst_y = slice(max(-dy, 0), h - max(dy, 0)), slice(max(dy, 0), h - max(-dy, 0))
+    src_x, dst_x = slice(max(-dx, 0), w - max(dx, 0)), slice(max(dx, 0), w - max(-dx, 0))
+    out[..., dst_y, dst_x] = images[..., src_y, src_x]
+    return out
+
+
+SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))  # the image and its four 1-pixel shifts
+
+
+def predict_tta(model: nn.Module, images: torch.Tensor, shifts=SHIFTS) -> torch.Tensor:
+    """Test-time augmentation: probabilities averaged over the image and its shifted copies."""
+    return torch.stack([predict(model, shift(images, dy, dx)) for dy, dx in shifts]).mean(0)
 
 
 def confusion_matrix(

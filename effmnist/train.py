@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -87,7 +88,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps
 class TrainResult:
     """What a training run produced. Accuracies are fractions in 0..1."""
 
-    model: EfficientMNIST
+    model: nn.Module  # an EfficientMNIST unless train() was given make_model
     recipe: Recipe
     seed: int
     params: int
@@ -180,6 +181,7 @@ def train(
     data_dir=None,
     evaluate_test: bool = True,
     pipeline: str = "fast",
+    make_model: Callable[[], nn.Module] | None = None,
 ) -> TrainResult:
     """Train a fresh model with ``recipe`` on the 54k split; evaluate on validation and test.
 
@@ -188,6 +190,8 @@ def train(
     (the default) feeds batches from in-memory tensors to a channels-last model with fused
     Adam; ``"conventional"`` is the usual way, as the reference does it: a torchvision
     ``DataLoader`` with per-sample ``ToTensor`` + ``Normalize``, NCHW layout, plain Adam.
+    ``make_model`` builds another network in place of ``EfficientMNIST(recipe.model)`` (called
+    after the seed is set, e.g. :func:`effmnist.baselines.mlp`), trained the same way.
     """
     from .data import load_splits, torchvision_loaders
 
@@ -195,7 +199,7 @@ def train(
     device = pick_device(str(device) if device else None)
     splits = (splits or load_splits(data_dir)).to(device)
     torch.manual_seed(seed)
-    model = EfficientMNIST(recipe.model).to(device)
+    model = (make_model() if make_model else EfficientMNIST(recipe.model)).to(device)
     if recipe.bn_momentum is not None:
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):
