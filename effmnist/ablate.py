@@ -111,26 +111,73 @@ def run_ablations(
     recipes: tuple[str, ...] = (),
     command: str = "effmnist.ablate.run_ablations",
     log=print,
+    jobs: int = 1,
 ) -> dict:
-    """Run every cell on every seed. Baselines (the unchanged reference) are trained once per seed."""
-    rows, cache = [], {}
-    for group, variant in cells(groups, recipes):
-        for seed in seeds:
-            recipe = variant_recipe(group, variant)
-            key = (recipe, seed)  # a recipe's name takes no part in equality
-            if key not in cache:
-                cache[key] = run_cell(group, variant, seed, splits)
-            row = dict(cache[key], group=group, variant=variant)
-            rows.append(row)
-            log(
-                f"  {group:<18} {variant:<26} seed {seed}  val {row['val_accuracy']:.2%}  "
-                f"test {row['test_accuracy']:.2%}  {row['train_seconds']:.1f} s"
-            )
-    return {"provenance": provenance(seeds, command), "rows": rows}
+    """Run every cell on every seed; a recipe shared by groups (the baseline) is trained once.
+
+    ``jobs > 1`` trains that many cells at once in separate processes, splitting this
+    process's threads between them (``torch.get_num_threads() // jobs`` each, at least 1). A
+    cell's numbers depend on its thread count, not on how many run beside it, so ``jobs`` 2 at
+    1 thread each gives exactly the rows of a serial run at 1 thread.
+    """
+    todo = [(g, v, s) for g, v in cells(groups, recipes) for s in seeds]
+    unique: dict[tuple[Recipe, int], tuple[str, str, int]] = {}
+    for g, v, s in todo:  # a recipe's name takes no part in equality
+        unique.setdefault((variant_recipe(g, v), s), (g, v, s))
+    threads = torch.get_num_threads() if jobs == 1 else max(1, torch.get_num_threads() // jobs)
+
+    def done(row: dict) -> None:
+        log(
+            f"  {row['group']:<18} {row['variant']:<26} seed {row['seed']}  "
+            f"val {row['val_accuracy']:.2%}  test {row['test_accuracy']:.2%}  "
+            f"{row['train_seconds']:.1f} s"
+        )
+
+    trained = _run_cells(list(unique.values()), splits, jobs, threads, done)
+    rows = [
+        dict(trained[unique[(variant_recipe(g, v), s)]], group=g, variant=v) for g, v, s in todo
+    ]
+    return {"provenance": provenance(seeds, command, jobs=jobs, threads=threads), "rows": rows}
 
 
-def provenance(seeds: list[int], command: str) -> dict:
-    """Where these numbers came from."""
+def _run_cells(todo: list[tuple[str, str, int]], splits: Splits, jobs: int, threads: int, done):
+    """{cell: row} for each (group, variant, seed) cell, trained here or in ``jobs`` processes."""
+    if jobs <= 1:
+        out = {}
+        for cell in todo:
+            out[cell] = run_cell(*cell, splits)
+            done(out[cell])
+        return out
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # no fork: the parent's thread pools stay out
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_start_worker, initargs=(splits, threads)
+    ) as pool:
+        futures = {pool.submit(_worker_cell, cell): cell for cell in todo}
+        out = {}
+        for future in concurrent.futures.as_completed(futures):
+            out[futures[future]] = future.result()
+            done(out[futures[future]])
+    return out
+
+
+_WORKER_SPLITS: Splits | None = None
+
+
+def _start_worker(splits: Splits, threads: int) -> None:
+    global _WORKER_SPLITS
+    torch.set_num_threads(threads)
+    _WORKER_SPLITS = splits
+
+
+def _worker_cell(cell: tuple[str, str, int]) -> dict:
+    return run_cell(*cell, _WORKER_SPLITS)
+
+
+def provenance(seeds: list[int], command: str, jobs: int = 1, threads: int | None = None) -> dict:
+    """Where these numbers came from (``threads``: each training's thread count)."""
     try:
         commit = (
             subprocess.run(
@@ -144,7 +191,8 @@ def provenance(seeds: list[int], command: str) -> dict:
         "command": command,
         "seeds": seeds,
         "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
+        "threads": threads or torch.get_num_threads(),
+        "jobs": jobs,
         "cpu": cpu_name(),
         "date": datetime.date.today().isoformat(),
         "git_commit": commit,

@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="named recipes to run on the same seeds too (e.g. reference best small)",
     )
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"results file (default: {DEFAULT_OUT})")
+    p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        help="train this many cells at once, splitting the threads between them (default: 1)",
+    )
 
     p = sub.add_parser(
         "predict", help="classify photos or drawings of digits with a trained checkpoint"
@@ -262,6 +268,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         args.groups,
         tuple(args.recipes),
         command="python -m effmnist " + shlex.join(args.argv),
+        jobs=args.jobs,
     )
     path = save_results(results, Path(args.out))
     print(format_summary(results))

@@ -191,3 +191,28 @@ def test_cpu_name_closes_proc_cpuinfo():
         assert cpu_name()
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_ablate_jobs_give_the_rows_of_a_serial_run(splits):
+    import torch
+
+    from effmnist.data import Splits
+
+    tiny = Splits(
+        splits.train_x[:640], splits.train_y[:640], splits.val_x[:500], splits.val_y[:500],
+        splits.test_x[:500], splits.test_y[:500],
+    )  # fmt: skip
+    threads = torch.get_num_threads()
+    per_job = max(1, threads // 2)  # what each of 2 jobs gets
+    torch.set_num_threads(per_job)
+    try:
+        serial = ablate.run_ablations(tiny, [0, 1], ["clipping"], log=lambda *a: None)
+    finally:
+        torch.set_num_threads(threads)
+    parallel = ablate.run_ablations(tiny, [0, 1], ["clipping"], log=lambda *a: None, jobs=2)
+
+    def numbers(results):
+        return [{k: v for k, v in row.items() if k != "train_seconds"} for row in results["rows"]]
+
+    assert len(serial["rows"]) == 4 and numbers(parallel) == numbers(serial)
+    assert parallel["provenance"]["jobs"] == 2 and parallel["provenance"]["threads"] == per_job
