@@ -44,15 +44,59 @@ def test_format_report_shows_the_ratio_and_gflops():
     assert "ratio fast/conventional: 0.30" in text and "101.7" in text
 
 
+def _fields(recipe) -> dict:
+    """A recipe as flat fields: "lr", "model.head", ... (its name left out)."""
+    d = recipe.to_dict()
+    model = d.pop("model")
+    d.pop("name")
+    return d | {f"model.{k}": v for k, v in model.items()}
+
+
 def test_every_ablation_changes_exactly_what_it_names():
     reference = ablate.variant_recipe("head", "gap (reference)")
+    assert reference.model == ModelConfig()  # so a ModelConfig override names its non-defaults
     for group, variants in ablate.ABLATIONS.items():
         baseline, *others = variants
-        assert ablate.variant_recipe(group, baseline).to_dict() | {
-            "name": ""
-        } == reference.to_dict() | {"name": ""}
+        assert _fields(ablate.variant_recipe(group, baseline)) == _fields(reference)
         for variant in others:
-            assert ablate.variant_recipe(group, variant).to_dict() != reference.to_dict()
+            overrides = variants[variant]
+            named = {k for k in overrides if k != "model"}
+            if "model" in overrides:  # the fields the override sets away from the defaults
+                new = overrides["model"].to_dict()
+                named |= {f"model.{k}" for k, v in ModelConfig().to_dict().items() if new[k] != v}
+            got, ref = _fields(ablate.variant_recipe(group, variant)), _fields(reference)
+            changed = {k for k in ref if got[k] != ref[k]}
+            assert named and changed == named, (group, variant)
+
+
+def test_head_controls_separate_spatial_information_from_parameter_count():
+    def params(variant):
+        return count_parameters(EfficientMNIST(ablate.variant_recipe("head", variant).model))
+
+    def stage3(variant):
+        return ablate.variant_recipe("head", variant).model.stages[-1][0]
+
+    head = list(ablate.ABLATIONS["head"])
+    gap, flatten, flatten_small, gap_large = head
+    budget, flatten_size = params(gap), params(flatten)
+    assert (budget, flatten_size) == (24_048, 29_168)
+    # each control's name states its parameter count, as computed
+    for variant in (flatten_small, gap_large):
+        assert (
+            variant.endswith(f"({params(variant):,})") and f"3rd stage {stage3(variant)}" in variant
+        )
+    # a flatten head within the reference's budget: the widest last stage that fits
+    small = ablate.variant_recipe("head", flatten_small).model
+    assert small.head == "flatten" and params(flatten_small) <= budget
+    wider = ModelConfig(stages=(*small.stages[:-1], (stage3(flatten_small) + 1,)), head="flatten")
+    assert count_parameters(EfficientMNIST(wider)) > budget
+    # GAP widened to the flatten head's size, within one channel of it (300 parameters)
+    large = ablate.variant_recipe("head", gap_large).model
+    assert large.head == "gap" and abs(params(gap_large) - flatten_size) < 300
+    for step in (-1, 1):  # the closest width: one channel fewer or more is further away
+        other = ModelConfig(stages=(*large.stages[:-1], (stage3(gap_large) + step,)))
+        gap_other = abs(count_parameters(EfficientMNIST(other)) - flatten_size)
+        assert abs(params(gap_large) - flatten_size) <= gap_other
 
 
 def test_search_candidates_change_the_best_recipe_and_stay_under_25k():
