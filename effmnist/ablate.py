@@ -330,6 +330,8 @@ def format_verdicts(results: dict, measured: bool = False, alpha: float = ALPHA)
     p-values, failure counts) is marked with ``~``.
     """
     rows = verdicts(results, alpha=alpha)
+    if not rows:
+        return "No comparisons: no group in these results has both a baseline and a variant."
     mark = "~" if measured else ""
     g = max([11] + [len(v["group"]) + 2 for v in rows])
     b = max([10] + [len(v["baseline"]) + 2 for v in rows])
@@ -358,7 +360,7 @@ def format_verdicts(results: dict, measured: bool = False, alpha: float = ALPHA)
             f"{v['group']:<{g}}{v['baseline']:<{b}}{v['variant']:<{w}}{diff:>{diff_col}}"
             f"{mark + str(v['wins']) + '/' + str(v['n']):>{wins_col}}{p:>{p_col}}   {verdict}"
         )
-    m, threshold = len(rows), rows[0]["threshold"] if rows else FAILURE_THRESHOLD
+    m, threshold = len(rows), rows[0]["threshold"]
     notes = (
         "mean diff [95% CI]: variant minus baseline on the same seed, averaged over the n seeds"
         " (positive: the variant is better), with Student's t 95% interval, not adjusted for"

@@ -214,6 +214,8 @@ def test_verdicts_pair_by_seed_and_report_failures_instead_of_a_mean():
     assert "[" not in row and "±" not in row  # no mean, no interval for a bimodal variant
     lonely = {"rows": _rows("base", [0.98, 0.97]) + _rows("once", [0.99], seeds=[1])}
     assert ablate.verdicts(lonely)[0]["verdict"] == "1 paired seed: too few to compare"
+    recipes_only = {"rows": _rows("reference", [0.98, 0.97], group=ablate.RECIPE_GROUP)}
+    assert ablate.format_verdicts(recipes_only).startswith("No comparisons")
 
 
 def test_holm_runs_over_every_comparison_in_the_committed_results():
