@@ -259,7 +259,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
-    from .ablate import format_summary, run_ablations, save_results
+    from .ablate import format_summary, format_verdicts, run_ablations, save_results
     from .data import load_splits
 
     results = run_ablations(
@@ -272,6 +272,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     )
     path = save_results(results, Path(args.out))
     print(format_summary(results))
+    print()
+    print(format_verdicts(results))
     print(f"Results written to {path}")
     return 0
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import functools
 import io
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib
 import matplotlib.figure
+import matplotlib.lines
 import numpy as np
 import torch
 from matplotlib.colors import LogNorm
 
 from .evaluate import NUM_CLASSES
+from .stats import FAILURE_THRESHOLD, count_failures, paired_difference, runs_by_seed
 
 STYLE = {
     "font.size": 13,
@@ -345,24 +348,106 @@ def per_class_accuracy_bars(accuracy: torch.Tensor, overall: float | None = None
 
 
 @legible
-def ablation_bars(summary: Sequence[Mapping], group: str) -> Figure:
-    """Validation accuracy of each variant of one ablation group: mean over seeds, with ±1 std error bars."""
-    rows = [s for s in summary if s["group"] == group]
-    mean = np.array([100 * s["val_mean"] for s in rows])
-    std = np.array([100 * s["val_std"] for s in rows])
-    fig = _figure(2.2 * len(rows) + 4, 4.6)
-    ax = fig.subplots()
-    colors = ["tab:gray"] + ["tab:blue"] * (len(rows) - 1)  # the first variant is the reference
-    bars = ax.bar(range(len(rows)), mean, yerr=std, capsize=8, color=colors)
-    ax.bar_label(bars, labels=[f"{m:.2f}" for m in mean], padding=4, fontsize=12)
-    bottom = max(0.0, float(np.floor(np.min(mean - std) - 0.5)))
-    ax.set_ylim(bottom, min(100.0, float(np.max(mean + std)) + 0.4))
-    ax.set_xticks(range(len(rows)), [s["variant"] for s in rows])
-    ax.set_xlabel(f"{group} (grey: the reference's choice)")
-    ax.set_ylabel("validation accuracy (%)")
-    ax.set_title(
-        f"Ablation: {group} (mean ± std over {rows[0]['seeds']} seeds; axis starts at {bottom:g}%)"
-    )
+def paired_runs(
+    results: Mapping, group: str, threshold: float = FAILURE_THRESHOLD, per_row: int = 4
+) -> Figure:
+    """Every run of one ablation group, paired by seed (``results``: as in results/ablations.json).
+
+    Top, one panel per variant: each run is a dot on the validation-accuracy axis (the group's
+    baseline on the left, the variant on the right) and each seed's two dots are joined by a line,
+    so "better on every seed" reads as lines that all go up. The accuracy axis is zoomed in to the
+    runs (its range is stated in the title) and shared by the panels; a dotted red line marks the
+    "failed to train" threshold when a run falls below it. Bottom: the per-seed differences,
+    variant minus baseline in percentage points, on an axis with zero marked, with their mean and
+    unadjusted 95% interval (Student's t; not drawn for a variant with failed runs).
+    """
+    runs = runs_by_seed(results["rows"], group)
+    if len(runs) < 2:
+        raise ValueError(f"group {group!r} needs a baseline and a variant; it has {list(runs)}")
+    (base_name, base), *others = runs.items()
+    seeds = sorted({s for r in runs.values() for s in r})
+    color = {s: f"C{i % 10}" for i, s in enumerate(seeds)}
+    ncols = min(len(others), per_row)
+    nrows = -(-len(others) // per_row)
+    fig = _figure(max(7.0, 3.6 * ncols + 1.6), 4.3 * nrows + 4.4)
+    grid = fig.add_gridspec(nrows + 1, ncols)
+    accuracies = [100 * a for r in runs.values() for a in r.values()]
+    lo, hi = min(accuracies), max(accuracies)
+    pad = max(0.1, 0.06 * (hi - lo))
+    ylim = (lo - pad if lo - pad > 20 else 0.0, min(100.0, hi + pad))  # from 0 when near it anyway
+    failing = lo < 100 * threshold
+    top = legend_ax = None
+    for k, (name, variant) in enumerate(others):
+        ax = fig.add_subplot(grid[k // per_row, k % per_row], sharey=top)
+        top = top or ax
+        legend_ax = ax if k < per_row else legend_ax  # the first row's last panel
+        pairs = sorted(set(base) & set(variant))
+        for s in pairs:
+            ax.plot([0, 1], [100 * base[s], 100 * variant[s]], color=color[s], gid="pair")
+        for x, r in ((0, base), (1, variant)):
+            ax.scatter(
+                [x] * len(r), [100 * a for a in r.values()], c=[color[s] for s in r],
+                s=60, zorder=3, gid="runs",
+            )  # fmt: skip
+        if failing:
+            ax.axhline(100 * threshold, color="tab:red", linestyle=":", linewidth=1.5)
+        failed, n = count_failures((variant[s] for s in pairs), threshold)
+        wins = sum(variant[s] > base[s] for s in pairs)
+        ax.set_title(
+            f"{failed} of {n} runs failed to train" if failed else f"higher on {wins} of {n} seeds"
+        )
+        ax.set_xticks([0, 1], [textwrap.fill(base_name, 14), textwrap.fill(name, 14)])
+        ax.set_xlim(-0.4, 1.4)
+        if k % per_row == 0:
+            ax.set_ylabel("validation accuracy (%)")
+        else:
+            ax.tick_params(labelleft=False)
+    top.set_ylim(*ylim)
+    diff_ax = fig.add_subplot(grid[nrows, :])
+    diff_ax.axhline(0, color="black", linewidth=1)
+    for k, (_, variant) in enumerate(others):
+        pairs = sorted(set(base) & set(variant))
+        diffs = [100 * (variant[s] - base[s]) for s in pairs]
+        offsets = np.linspace(-0.15, 0.15, len(pairs)) if len(pairs) > 1 else np.zeros(len(pairs))
+        diff_ax.scatter(
+            k + offsets, diffs, c=[color[s] for s in pairs], s=50, zorder=3, gid="differences"
+        )
+        failed, n = count_failures((variant[s] for s in pairs), threshold)
+        base_failed = count_failures((base[s] for s in pairs), threshold)[0]
+        if failed or base_failed:  # no mean or interval for runs that did and did not train
+            who = f"{failed} of {n}" if failed else f"baseline:\n{base_failed} of {n}"
+            diff_ax.text(
+                k + 0.3, float(np.median(diffs)), f"no mean:\n{who}\nfailed",
+                ha="center", va="center", color="tab:red", fontsize=11,
+            )  # fmt: skip
+        elif len(pairs) > 1:
+            r = paired_difference(base, variant)
+            diff_ax.errorbar(
+                k + 0.3, 100 * r.mean,
+                yerr=[[100 * (r.mean - r.ci_low)], [100 * (r.ci_high - r.mean)]],
+                fmt="D", color="black", markersize=7, capsize=6, gid="mean_ci",
+            )  # fmt: skip
+    names = [textwrap.fill(name, 16) for name, _ in others]
+    if len(others) > per_row:  # many variants: slanted names, so they do not overlap
+        diff_ax.set_xticks(range(len(others)), names, rotation=25, ha="right")
+    else:
+        diff_ax.set_xticks(range(len(others)), names)
+    diff_ax.set_xlim(-0.6, len(others) - 0.4)
+    diff_ax.set_ylabel("variant − baseline (pp)")
+    diff_ax.set_title("each seed's difference; black: mean and unadjusted 95% CI")
+    handles = [
+        matplotlib.lines.Line2D([], [], color=color[s], marker="o", label=f"seed {s}")
+        for s in seeds
+    ]
+    if failing:
+        handles.append(
+            matplotlib.lines.Line2D(
+                [], [], color="tab:red", linestyle=":", label=f"failed to train: < {threshold:.0%}"
+            )
+        )
+    legend_ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    axis = f"from {ylim[0]:.2f}% to {ylim[1]:.2f}%" + (", not from 0" if ylim[0] > 0 else "")
+    fig.suptitle(f"Ablation: {group}, every run paired by seed\n(accuracy axis {axis})")
     return fig
 
 

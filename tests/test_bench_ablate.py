@@ -20,7 +20,8 @@ def test_measured_training_flops_match_the_arithmetic():
         "fc": 640,
     }
     forward = 2 * sum(macs.values())
-    # backward: weight gradients everywhere, input gradients everywhere except the first conv (the image)
+    # backward: weight gradients everywhere, input gradients everywhere except the first conv
+    # (the image)
     backward = 2 * sum(macs.values()) + 2 * (sum(macs.values()) - macs["conv1"])
     assert training_flops_per_image(ModelConfig()) == forward + backward
 
@@ -43,46 +44,96 @@ def test_format_report_shows_the_ratio_and_gflops():
     assert "ratio fast/conventional: 0.30" in text and "101.7" in text
 
 
+def _fields(recipe) -> dict:
+    """A recipe as flat fields: "lr", "model.head", ... (its name left out)."""
+    d = recipe.to_dict()
+    model = d.pop("model")
+    d.pop("name")
+    return d | {f"model.{k}": v for k, v in model.items()}
+
+
 def test_every_ablation_changes_exactly_what_it_names():
     reference = ablate.variant_recipe("head", "gap (reference)")
+    assert reference.model == ModelConfig()  # so a ModelConfig override names its non-defaults
     for group, variants in ablate.ABLATIONS.items():
         baseline, *others = variants
-        assert ablate.variant_recipe(group, baseline).to_dict() | {
-            "name": ""
-        } == reference.to_dict() | {"name": ""}
+        assert _fields(ablate.variant_recipe(group, baseline)) == _fields(reference)
         for variant in others:
-            assert ablate.variant_recipe(group, variant).to_dict() != reference.to_dict()
+            overrides = variants[variant]
+            named = {k for k in overrides if k != "model"}
+            if "model" in overrides:  # the fields the override sets away from the defaults
+                new = overrides["model"].to_dict()
+                named |= {f"model.{k}" for k, v in ModelConfig().to_dict().items() if new[k] != v}
+            got, ref = _fields(ablate.variant_recipe(group, variant)), _fields(reference)
+            changed = {k for k in ref if got[k] != ref[k]}
+            assert named and changed == named, (group, variant)
+
+
+def test_head_controls_separate_spatial_information_from_parameter_count():
+    def params(variant):
+        return count_parameters(EfficientMNIST(ablate.variant_recipe("head", variant).model))
+
+    def stage3(variant):
+        return ablate.variant_recipe("head", variant).model.stages[-1][0]
+
+    head = list(ablate.ABLATIONS["head"])
+    gap, flatten, flatten_small, gap_large = head
+    budget, flatten_size = params(gap), params(flatten)
+    assert (budget, flatten_size) == (24_048, 29_168)
+    # each control's name states its parameter count, as computed
+    for variant in (flatten_small, gap_large):
+        assert (
+            variant.endswith(f"({params(variant):,})") and f"3rd stage {stage3(variant)}" in variant
+        )
+    # a flatten head within the reference's budget: the widest last stage that fits
+    small = ablate.variant_recipe("head", flatten_small).model
+    assert small.head == "flatten" and params(flatten_small) <= budget
+    wider = ModelConfig(stages=(*small.stages[:-1], (stage3(flatten_small) + 1,)), head="flatten")
+    assert count_parameters(EfficientMNIST(wider)) > budget
+    # GAP widened to the flatten head's size, within one channel of it (300 parameters)
+    large = ablate.variant_recipe("head", gap_large).model
+    assert large.head == "gap" and abs(params(gap_large) - flatten_size) < 300
+    for step in (-1, 1):  # the closest width: one channel fewer or more is further away
+        other = ModelConfig(stages=(*large.stages[:-1], (stage3(gap_large) + step,)))
+        gap_other = abs(count_parameters(EfficientMNIST(other)) - flatten_size)
+        assert abs(params(gap_large) - flatten_size) <= gap_other
 
 
 def test_search_candidates_change_the_best_recipe_and_stay_under_25k():
     best = ablate.variant_recipe(ablate.SEARCH_GROUP, "best recipe")
-    assert best.to_dict() | {"name": ""} == get_recipe("best").to_dict() | {"name": ""}
+    assert best == get_recipe("best")  # a recipe's name takes no part in equality
     assert ablate.cells() == ablate.cells(
         list(ablate.ABLATIONS)
     )  # the search runs only when asked for
     for variant in list(ablate.SEARCH)[1:]:
         recipe = ablate.variant_recipe(ablate.SEARCH_GROUP, variant)
-        assert recipe.to_dict() | {"name": ""} != best.to_dict() | {"name": ""}
+        assert recipe != best
         assert count_parameters(EfficientMNIST(recipe.model)) < 25_000
 
 
-def test_search_verdicts_name_the_baseline():
-    rows = [
+def _rows(variant, accs, group="g", seeds=None):
+    """Result rows of one variant: accs[i] is the validation (and test) accuracy on seeds[i]."""
+    return [
         {
-            "group": ablate.SEARCH_GROUP,
-            "variant": v,
+            "group": group,
+            "variant": variant,
             "seed": s,
             "params": 1,
-            "val_accuracy": a + s / 10_000,
+            "val_accuracy": a,
             "test_accuracy": a,
             "train_seconds": 1.0,
         }
-        for v, a in (("best recipe", 0.99), ("worse", 0.98))
-        for s in range(3)
+        for s, a in zip(seeds or range(len(accs)), accs, strict=True)
     ]
+
+
+def test_search_verdicts_compare_with_the_best_recipe():
+    rows = _rows("best recipe", [0.990, 0.9905, 0.992], ablate.SEARCH_GROUP)
+    rows += _rows("worse", [0.980, 0.9806, 0.9818], ablate.SEARCH_GROUP)
     (verdict,) = ablate.verdicts({"rows": rows})
-    assert verdict["verdict"] == "baseline better"
-    assert ablate.format_verdicts({"rows": rows}).splitlines()[0].split()[1] == "baseline"
+    assert verdict["baseline"] == "best recipe" and verdict["verdict"] == "variant worse"
+    header, line = ablate.format_verdicts({"rows": rows}).splitlines()[1:3]
+    assert header.split()[1] == "baseline" and line.split()[1:3] == ["best", "recipe"]
 
 
 def test_summary_gives_mean_and_sample_std_per_variant():
@@ -116,32 +167,79 @@ def test_one_committed_ablation_cell_reproduces_within_seed_noise(splits):
 
 
 def test_verdicts_separate_real_effects_from_seed_noise():
-    def rows(variant, accs, group="g"):
-        return [
-            {
-                "group": group,
-                "variant": variant,
-                "seed": s,
-                "params": 1,
-                "val_accuracy": a,
-                "test_accuracy": a,
-                "train_seconds": 1.0,
-            }
-            for s, a in enumerate(accs)
-        ]
-
     results = {
-        "rows": rows("base", [0.980, 0.981, 0.982])
-        + rows("worse", [0.950, 0.951, 0.952])
-        + rows("same", [0.9805, 0.9815, 0.9810])
-        + rows("better", [0.990, 0.991, 0.992])
+        "rows": _rows("base", [0.980, 0.981, 0.982])
+        + _rows("worse", [0.950, 0.951, 0.9525])
+        + _rows("same", [0.9805, 0.9815, 0.9810])
+        + _rows("better", [0.990, 0.9915, 0.992])
     }
     got = {v["variant"]: v["verdict"] for v in ablate.verdicts(results)}
     assert got == {
-        "worse": "reference better",
+        "worse": "variant worse",
         "same": "no clear difference",
         "better": "variant better",
     }
+
+
+def test_paired_verdict_finds_a_steady_gain_that_the_unpaired_rule_missed():
+    # tests/test_stats.py works this case by hand (in points): seeds spread over 4 points, the
+    # variant adds 0.1 to 0.3 to each. Unpaired: 0.2 < 2 se = 1.99 ("no clear difference" under
+    # the old rule). Paired: t = sqrt(40) = 6.32 on 4 df, p = 0.0032, CI [+0.11, +0.29].
+    base = [0.96, 0.97, 0.98, 0.99, 0.95]
+    steady = [0.962, 0.973, 0.981, 0.992, 0.952]
+    (v,) = ablate.verdicts({"rows": _rows("base", base) + _rows("steady", steady)})
+    assert v["verdict"] == "variant better" and (v["wins"], v["n"]) == (5, 5)
+    assert v["mean_diff"] == pytest.approx(0.002) and v["ci_low"] > 0
+    assert v["p"] == v["p_holm"] == pytest.approx(1 - math.sqrt(10 / 11) * (1 + 1 / 22))
+    unpaired_se = math.sqrt(statistics.variance(base) / 5 + statistics.variance(steady) / 5)
+    assert v["mean_diff"] < 2 * unpaired_se  # the old rule saw no difference
+
+
+def test_verdicts_pair_by_seed_and_report_failures_instead_of_a_mean():
+    results = {
+        "rows": _rows("base", [0.98, 0.97, 0.99, 0.96], seeds=[0, 1, 2, 3])
+        + _rows("bimodal", [0.94, 0.10, 0.95], seeds=[2, 0, 1])  # seed 3 missing: 3 pairs
+        + _rows("steady", [0.981, 0.972, 0.992, 0.9615], seeds=[0, 1, 2, 3])
+    }
+    bimodal, steady = ablate.verdicts(results)
+    assert bimodal["verdict"] == "1 of 3 runs failed to train (val < 50%)"
+    assert (bimodal["n"], bimodal["failed"], bimodal["wins"], bimodal["losses"]) == (3, 1, 0, 3)
+    assert bimodal["mean_diff"] is bimodal["p"] is bimodal["p_holm"] is None
+    # the failing comparison still counts in the family (m = 2) with p = 1, so the other's
+    # Holm-adjusted p-value is 2 p
+    assert steady["m"] == 2 and steady["p_holm"] == pytest.approx(2 * steady["p"])
+    table = ablate.format_verdicts(results)
+    assert "1 of 3 runs failed to train (val < 50%)" in table
+    (row,) = [line for line in table.splitlines() if line.startswith("g ") and "bimodal" in line]
+    assert "[" not in row and "±" not in row  # no mean, no interval for a bimodal variant
+    lonely = {"rows": _rows("base", [0.98, 0.97]) + _rows("once", [0.99], seeds=[1])}
+    assert ablate.verdicts(lonely)[0]["verdict"] == "1 paired seed: too few to compare"
+    recipes_only = {"rows": _rows("reference", [0.98, 0.97], group=ablate.RECIPE_GROUP)}
+    assert ablate.format_verdicts(recipes_only).startswith("No comparisons")
+
+
+def test_holm_runs_over_every_comparison_in_the_committed_results():
+    committed = ablate.load_results(RESULTS)
+    got = {(v["group"], v["variant"]): v for v in ablate.verdicts(committed)}
+    dropout = got[("dropout", "no dropout")]
+    # better on all 5 seeds, paired t = 4.16 on 4 df, p = 0.014; but 1 of 8 comparisons:
+    # Holm multiplies it by 6 (third smallest p-value) -> 0.085, not significant
+    assert (dropout["wins"], dropout["n"]) == (5, 5) and dropout["mean_diff"] > 0
+    assert dropout["p"] < 0.05 < dropout["p_holm"] and dropout["m"] == 8
+    assert dropout["verdict"] == "no clear difference"
+    # alone in its own family it is significant
+    alone = {"rows": [r for r in committed["rows"] if r["group"] == "dropout"]}
+    (dropout_alone,) = ablate.verdicts(alone)
+    assert dropout_alone["p_holm"] == dropout_alone["p"] and dropout_alone["verdict"] == (
+        "variant better"
+    )
+    assert got[("batch_size", "256")]["verdict"] == "variant worse"
+    assert got[("schedule", "constant")]["verdict"] == "variant worse"
+    assert got[("batchnorm", "no batchnorm")]["verdict"] == (
+        "2 of 5 runs failed to train (val < 50%)"
+    )
+    clipping = got[("clipping", "no clipping")]
+    assert (clipping["wins"], clipping["losses"], clipping["ties"]) == (0, 4, 1)
 
 
 @pytest.mark.parametrize("table", [ablate.format_summary, ablate.format_verdicts])
@@ -149,34 +247,39 @@ def test_measured_tables_mark_every_number_and_keep_the_columns(table):
     results = ablate.load_results(RESULTS)
     plain, measured = table(results).splitlines(), table(results, measured=True).splitlines()
     assert "~" not in "".join(plain)  # committed numbers are printed as they are
-    numbers_per_row = 4 if table is ablate.format_summary else 2
-    for p, m in zip(plain[1:], measured[1:], strict=True):
-        assert m.count("~") == numbers_per_row
+    assert len(plain) == len(measured)
+    n_rows = len(
+        ablate.summarize(results) if table is ablate.format_summary else ablate.verdicts(results)
+    )
+    first = 1 if table is ablate.format_summary else 2  # after the header (and the title)
+    for k, (p, m) in enumerate(zip(plain, measured, strict=True)):
         assert m.replace("~", "").split() == p.split()  # the same numbers, only marked
+        if not first <= k < first + n_rows:
+            assert "~" not in m  # title, header, footer: nothing measured
+        elif table is ablate.format_summary:
+            assert m.count("~") == 4  # mean and std, validation and test
+        elif "failed to train" in m:
+            assert m.count("~") == 2  # wins and the failure count
+        else:
+            assert m.count("~") == 5  # mean diff, CI low, CI high, wins, Holm p
+
+
+def test_summary_says_its_spread_is_a_std():
+    header = ablate.format_summary(ablate.load_results(RESULTS)).splitlines()[0]
+    assert "validation %, mean ± std" in header and "test %, mean ± std" in header
 
 
 def test_verdict_table_widens_for_long_names():
     long_variant = "no dropout, no clipping, AdamW"
-    rows = [
-        {
-            "group": "label_smoothing",
-            "variant": v,
-            "seed": s,
-            "params": 1,
-            "val_accuracy": a + s / 1000,
-            "test_accuracy": a,
-            "train_seconds": 1.0,
-        }
-        for v, a in (("none", 0.98), (long_variant, 0.99))
-        for s in range(3)
-    ]
-    header, line = ablate.format_verdicts({"rows": rows}).splitlines()
-    assert line.startswith("label_smoothing ") and header.index("reference choice") == line.index(
-        "none"
-    )
-    assert f"{long_variant} " in line and header.index("difference") > line.index(
-        long_variant
-    ) + len(long_variant)
+    rows = _rows("none", [0.98, 0.981, 0.982], "label_smoothing")
+    rows += _rows(long_variant, [0.99, 0.9915, 0.992], "label_smoothing")
+    text = ablate.format_verdicts({"rows": rows})
+    header, line = text.splitlines()[1:3]
+    assert line.startswith("label_smoothing ") and header.index("baseline") == line.index("none")
+    assert f"{long_variant} " in line
+    assert header.index("mean diff") > line.index(long_variant) + len(long_variant)
+    words = " ".join(text.split())
+    assert "variant minus baseline" in words and "Holm-Bonferroni over all 1 comparison " in words
 
 
 def test_cpu_name_closes_proc_cpuinfo():

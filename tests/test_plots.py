@@ -1,11 +1,15 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from effmnist import plots
+from effmnist import ablate, plots
 from effmnist.model import EfficientMNIST
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "ablations.json"
 
 
 def _titled(fig: Figure) -> None:
@@ -134,6 +138,68 @@ def test_confusion_heatmap_annotates_every_nonzero_count():
     _labelled(ax)
     assert sorted(t.get_text() for t in ax.texts) == ["2", "5", "7"]
     assert "14 images" in ax.get_title()
+
+
+def _runs(group, variant, accs):
+    return [
+        {"group": group, "variant": variant, "seed": seed, "val_accuracy": a}
+        for seed, a in accs.items()
+    ]
+
+
+def _offsets(ax, gid) -> np.ndarray:
+    """All scatter points with this gid, as (x, y) rows."""
+    points = [c.get_offsets() for c in ax.collections if c.get_gid() == gid]
+    return np.concatenate(points) if points else np.empty((0, 2))
+
+
+def test_paired_runs_show_every_run_and_join_each_seed():
+    base = {0: 0.981, 1: 0.984, 2: 0.979, 3: 0.983}
+    steady = {0: 0.982, 1: 0.986, 2: 0.980}  # no seed 3: three pairs
+    failing = {0: 0.975, 1: 0.097, 2: 0.952, 3: 0.981}  # one run below 50%
+    results = {
+        "rows": _runs("g", "base", base)
+        + _runs("other group", "x", {0: 0.5})
+        + _runs("g", "steady", steady)
+        + _runs("g", "failing", failing)
+    }
+    fig = plots.paired_runs(results, "g")
+    _titled(fig)
+    assert "accuracy axis from" in fig._suptitle.get_text()
+    *slopes, diff_ax = fig.axes
+    assert len(slopes) == 2
+    for ax, variant in zip(slopes, (steady, failing), strict=True):
+        runs = _offsets(ax, "runs")
+        assert len(runs) == len(base) + len(variant)  # one marker per run
+        pairs = [line for line in ax.lines if line.get_gid() == "pair"]
+        shared = sorted(set(base) & set(variant))
+        assert len(pairs) == len(shared)  # one line per pair
+        joined = sorted(tuple(line.get_ydata()) for line in pairs)
+        assert np.allclose(joined, sorted((100 * base[s], 100 * variant[s]) for s in shared))
+        low, high = ax.get_ylim()
+        assert low <= runs[:, 1].min() and runs[:, 1].max() <= high <= 100  # nothing past 100%
+    assert slopes[1].get_title() == "1 of 4 runs failed to train"
+    assert any(line.get_ydata()[0] == 50 for line in slopes[1].lines)  # the threshold is drawn
+    differences = _offsets(diff_ax, "differences")
+    assert len(differences) == 3 + 4
+    low, high = diff_ax.get_ylim()
+    assert low <= differences[:, 1].min() and differences[:, 1].max() <= high and low < 0 < high
+    # a mean and interval for the steady variant only: none for the one with a failed run
+    (mean_ci,) = diff_ax.containers
+    mean_line, _, (bar,) = mean_ci
+    assert mean_line.get_xydata()[0, 0] == pytest.approx(0.3)  # beside the first variant's dots
+    assert low <= bar.get_segments()[0][:, 1].min() and bar.get_segments()[0][:, 1].max() <= high
+    assert fig._repr_png_().startswith(b"\x89PNG")
+
+
+def test_paired_runs_draws_each_committed_group():
+    results = ablate.load_results(RESULTS)
+    for group in ablate.ABLATIONS:
+        fig = plots.paired_runs(results, group)
+        *slopes, _ = fig.axes
+        for ax in slopes:
+            assert len(_offsets(ax, "runs")) == 10  # 5 seeds, baseline and variant
+            assert len([line for line in ax.lines if line.get_gid() == "pair"]) == 5
 
 
 def test_per_class_accuracy_bars_are_in_percent():
