@@ -48,7 +48,7 @@ def _shared_flags() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .ablate import ABLATIONS, DEFAULT_OUT, SEARCH_GROUP
+    from .ablate import ABLATIONS, BEST_GROUPS, DEFAULT_OUT
     from .checkpoint import default_path
     from .recipe import RECIPES
 
@@ -119,10 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--groups",
         nargs="+",
-        choices=[*ABLATIONS, SEARCH_GROUP],
+        choices=[*ABLATIONS, *BEST_GROUPS],
         default=None,
-        help=f"default: all groups but {SEARCH_GROUP!r} "
-        "(changes to the best recipe, notebook 05's exercise 3)",
+        help=f"default: every group but {' and '.join(map(repr, BEST_GROUPS))}, which change "
+        "the best recipe (notebook 05's search and finalists)",
     )
     p.add_argument(
         "--recipes",

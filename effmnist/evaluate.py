@@ -46,9 +46,12 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> t
         )
 
 
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of ``images`` classified correctly (0..1)."""
-    return (predict(model, images).argmax(1) == labels.cpu()).float().mean().item()
+def accuracy(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, tta: bool = False
+) -> float:
+    """Fraction of ``images`` classified correctly (0..1); ``tta``: with :func:`predict_tta`."""
+    probs = predict_tta(model, images) if tta else predict(model, images)
+    return (probs.argmax(1) == labels.cpu()).float().mean().item()
 
 
 def shift(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:

@@ -41,6 +41,7 @@ class Recipe:
     ema: float | None = None  # decay of an exponential moving average of the weights
     augment_shift: float = 0.0  # random translation of each training image, up to this many pixels
     augment_rotate: float = 0.0  # random rotation of each training image, up to this many degrees
+    tta: bool = False  # evaluate on each image and its four 1-pixel shifts, probabilities averaged
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:

@@ -247,10 +247,10 @@ def train(
         count_parameters(model),
         history,
         train_acc,
-        accuracy(model, splits.val_x, splits.val_y),
+        accuracy(model, splits.val_x, splits.val_y, recipe.tta),
         math.nan,
         seconds,
     )
     if evaluate_test:
-        result.test_accuracy = accuracy(model, splits.test_x, splits.test_y)
+        result.test_accuracy = accuracy(model, splits.test_x, splits.test_y, recipe.tta)
     return result

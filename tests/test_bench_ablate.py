@@ -9,7 +9,7 @@ from effmnist.bench import format_report, training_flops_per_image
 from effmnist.model import EfficientMNIST, ModelConfig, count_parameters
 from effmnist.recipe import get_recipe
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "ablations.json"
+RESULTS = Path(ablate.__file__).parent / "results" / "ablations.json"
 
 
 def test_measured_training_flops_match_the_arithmetic():

@@ -105,3 +105,19 @@ def test_constraints_pin_every_declared_package_within_its_range():
         req = Requirement(text)
         assert req.name.lower() in pins, f"constraints.txt does not pin {req.name}"
         assert req.specifier.contains(pins[req.name.lower()]), f"{req.name} pin outside {req}"
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_results_the_notebooks_read(tmp_path):
+    import zipfile
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = tmp_path.glob("effmnist-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for result in ("ablations", "search", "bench"):
+        assert f"effmnist/results/{result}.json" in names
