@@ -1,6 +1,7 @@
 """effmnist: a 24,048-parameter CNN that passes 95% MNIST test accuracy in one epoch."""
 
-from .data import load_mnist, load_splits, prepare_mnist
+from .acquire import prepare_mnist
+from .data import load_mnist, load_splits
 from .model import EfficientMNIST, ModelConfig, count_parameters, parameter_breakdown
 from .train import Recipe, TrainResult, get_recipe, load_checkpoint, save_checkpoint, train
 

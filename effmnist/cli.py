@@ -203,7 +203,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from .data import prepare_mnist, verify_raw
+    from .acquire import prepare_mnist, verify_raw
 
     root = prepare_mnist(args.data_dir, verbose=True)
     for name, state in verify_raw(root).items():
@@ -277,7 +277,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .data import DataError
+    from .acquire import DataError
     from .train import CheckpointError
 
     args = build_parser().parse_args(argv)
