@@ -13,7 +13,6 @@ checked against the published SHA-256 of the original MNIST file.
 from __future__ import annotations
 
 import contextlib
-import errno
 import gzip
 import hashlib
 import io
@@ -26,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from .fileio import atomic_write_bytes
 
@@ -195,39 +195,22 @@ def _from_torchvision(folder: Path, log) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def _lock(folder: Path):
-    """An exclusive lock on the data folder, so two processes never prepare at once."""
-    # "a+": never truncate; on Windows, truncating a file whose first byte another process has
-    # locked fails
-    with open(folder / ".prepare.lock", "a+") as handle:
-        try:
-            import fcntl
-        except ImportError:  # Windows
-            fcntl = None
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-            return
-        import msvcrt  # lock the file's first byte (Windows allows locking past the end of a file)
+LOCK_NAME = ".prepare.lock"
 
-        while True:
-            handle.seek(0)
-            try:
-                msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # retries for ~10 s, then raises
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EDEADLOCK, errno.EACCES):
-                    raise
-                # another process is still preparing (a download can take minutes): keep waiting
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+@contextlib.contextmanager
+def _locked(folder: Path, log):
+    """Hold an exclusive lock on the data folder, so two processes never prepare it at once."""
+    lock = FileLock(folder / LOCK_NAME)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log(f"another process is preparing MNIST in {folder}; waiting for it to finish")
+        lock.acquire()  # a download can take minutes: wait as long as it takes
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def prepare_mnist(
@@ -254,7 +237,7 @@ def prepare_mnist(
             f"folder with --data-dir DIR or by setting the environment variable {ENV_VAR}=DIR."
         ) from None
 
-    with _lock(folder):
+    with _locked(folder, log):
         status = verify_raw(root)
         for name, state in status.items():
             if state == "corrupt":

@@ -1,9 +1,6 @@
-import errno
 import multiprocessing
-import os
 import pickle
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,41 +54,6 @@ def test_two_processes_preparing_at_once_leave_the_data_whole(tmp_path):
 class _Evil:
     def __reduce__(self):
         return (shutil.rmtree, ("/definitely-not-here",))
-
-
-class FakeMsvcrt:
-    """Windows' msvcrt.locking, recorded: LK_LOCK fails ``busy`` times (another process has it)."""
-
-    LK_UNLCK, LK_LOCK = 0, 1
-
-    def __init__(self, busy: int, error: int = errno.EDEADLOCK):
-        self.busy, self.error, self.calls = busy, error, []
-
-    def locking(self, fd: int, mode: int, nbytes: int) -> None:
-        self.calls.append((mode, os.lseek(fd, 0, os.SEEK_CUR), nbytes))
-        if mode == self.LK_LOCK and self.busy:
-            self.busy -= 1
-            raise OSError(self.error, "Resource deadlock avoided")
-
-
-def test_windows_lock_waits_for_the_other_process_then_unlocks(tmp_path, monkeypatch):
-    fake = FakeMsvcrt(busy=2)
-    monkeypatch.setitem(sys.modules, "fcntl", None)  # as on Windows: `import fcntl` fails
-    monkeypatch.setitem(sys.modules, "msvcrt", fake)
-    with acquire._lock(tmp_path):
-        assert (
-            fake.calls == [(FakeMsvcrt.LK_LOCK, 0, 1)] * 3
-        )  # two ~10 s waits timed out, the third got it
-    assert fake.calls[-1] == (FakeMsvcrt.LK_UNLCK, 0, 1)  # the same byte is unlocked on the way out
-
-
-def test_windows_lock_passes_on_other_errors(tmp_path, monkeypatch):
-    fake = FakeMsvcrt(busy=1, error=errno.EBADF)
-    monkeypatch.setitem(sys.modules, "fcntl", None)
-    monkeypatch.setitem(sys.modules, "msvcrt", fake)
-    with pytest.raises(OSError), acquire._lock(tmp_path):
-        pass
-    assert len(fake.calls) == 1
 
 
 def test_restricted_unpickler_refuses_anything_but_numpy():
