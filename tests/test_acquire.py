@@ -3,8 +3,10 @@
 import dataclasses
 import gzip
 import hashlib
+import multiprocessing
 import os
 import pickle
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,6 +184,56 @@ def test_corrupt_and_partial_files_are_detected_and_prepared_again(fake, tmp_pat
     for name, blob in fake.expected.items():
         assert (folder / name).read_bytes() == blob
     assert _leftovers(folder) == []
+
+
+# --- two processes at once ---------------------------------------------------------------
+
+
+def _note(record: str, event: str) -> None:
+    """Append ``<pid> <event>`` to ``record``: one O_APPEND write, so lines keep their order."""
+    fd = os.open(record, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, f"{os.getpid()} {event}\n".encode())
+    finally:
+        os.close(fd)
+
+
+def _prepare_and_record(root, manifest, record, barrier):
+    """In a process of its own: prepare ``root``, noting each conversion and when it is done.
+
+    A conversion takes a second here, so the other process, released by the same barrier,
+    arrives while it is running."""
+    convert = acquire.convert_wheel
+
+    def slow_convert(*args, **kwargs):
+        _note(record, "convert")
+        time.sleep(1.0)
+        convert(*args, **kwargs)
+        _note(record, "converted")
+
+    acquire.convert_wheel = slow_convert
+    barrier.wait(timeout=60)
+    acquire.prepare_mnist(root, sources=("wheel",), manifest=manifest)
+    _note(record, "done")
+
+
+def test_a_second_process_waits_for_the_first_and_does_not_prepare_again(fake, tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    record, barrier = str(tmp_path / "record.txt"), ctx.Barrier(2)
+    args = (tmp_path / "data", fake.manifest, record, barrier)
+    procs = [ctx.Process(target=_prepare_and_record, args=args) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    events = [tuple(line.split()) for line in Path(record).read_text().splitlines()]
+    converters = [pid for pid, event in events if event == "convert"]
+    assert len(converters) == 1, f"the wheel was converted {len(converters)} times: {events}"
+    (other,) = {str(p.pid) for p in procs} - set(converters)
+    # the other process returned only after the conversion had finished: it waited for it
+    assert events.index((converters[0], "converted")) < events.index((other, "done"))
+    assert set(acquire.verify_raw(tmp_path / "data", fake.manifest).values()) == {"ok"}
 
 
 # --- errors that say what to do -----------------------------------------------------------
