@@ -43,7 +43,11 @@ class MNISTArrays:
 
 def load_mnist(root: str | os.PathLike | None = None) -> MNISTArrays:
     """Prepare (if needed) and load MNIST as uint8 tensors, straight from the IDX files."""
-    folder = acquire.raw_folder(acquire.prepare_mnist(root))
+    return _read_mnist(acquire.prepare_mnist(root))
+
+
+def _read_mnist(root: Path) -> MNISTArrays:
+    folder = acquire.raw_folder(root)
 
     def tensor(name: str) -> torch.Tensor:
         return torch.from_numpy(read_idx(folder / name).copy())
@@ -114,7 +118,15 @@ class TensorLoader:
 
 @dataclass
 class Splits:
-    """The three splits as normalized float tensors (N, 1, 28, 28) and int64 labels."""
+    """The three splits as normalized float tensors (N, 1, 28, 28) and int64 labels.
+
+    A Splits from :func:`load_splits` also remembers where its training rows came from:
+    ``root``, the data folder they were read from, and ``train_index``, their indices into
+    MNIST's 60k training file, so that the conventional pipeline reads the very same rows
+    from the very same files. :meth:`to` and :meth:`take` keep both; a Splits built by hand
+    has neither. (They are plain attributes, not dataclass fields: ``Splits(*tensors)`` and
+    ``dataclasses.fields`` see only the six tensors.)
+    """
 
     train_x: torch.Tensor
     train_y: torch.Tensor
@@ -122,21 +134,32 @@ class Splits:
     val_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
+    root = None  # Path | None: the data root the rows were read from
+    train_index = None  # torch.Tensor | None: int64 (len(train_y),), on the CPU
+
+    def _from(self, root: Path | None, train_index: torch.Tensor | None) -> Splits:
+        self.root, self.train_index = root, train_index
+        return self
+
+    def _tensors(self) -> tuple[torch.Tensor, ...]:
+        return self.train_x, self.train_y, self.val_x, self.val_y, self.test_x, self.test_y
 
     def to(self, device: str | torch.device) -> Splits:
-        return Splits(
-            *(
-                t.to(device)
-                for t in (
-                    self.train_x,
-                    self.train_y,
-                    self.val_x,
-                    self.val_y,
-                    self.test_x,
-                    self.test_y,
-                )
-            )
+        return Splits(*(t.to(device) for t in self._tensors()))._from(self.root, self.train_index)
+
+    def take(self, n_train: int, n_val: int | None = None, n_test: int | None = None) -> Splits:
+        """The first ``n_train`` training rows (and ``n_val`` / ``n_test``, default all),
+        still knowing where they came from."""
+        index = None if self.train_index is None else self.train_index[:n_train]
+        part = Splits(
+            self.train_x[:n_train],
+            self.train_y[:n_train],
+            self.val_x[:n_val],
+            self.val_y[:n_val],
+            self.test_x[:n_test],
+            self.test_y[:n_test],
         )
+        return part._from(self.root, index)
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train_y), "validation": len(self.val_y), "test": len(self.test_y)}
@@ -144,10 +167,11 @@ class Splits:
 
 def load_splits(root: str | os.PathLike | None = None) -> Splits:
     """The reference's 54k / 6k / 10k splits, normalized with mean 0.1307 and std 0.3081."""
-    arrays = load_mnist(root)
+    root = acquire.prepare_mnist(root)
+    arrays = _read_mnist(root)
     train_idx, val_idx = split_indices()
     x = normalize(arrays.train_images)
-    return Splits(
+    splits = Splits(
         x[train_idx],
         arrays.train_labels[train_idx],
         x[val_idx],
@@ -155,6 +179,7 @@ def load_splits(root: str | os.PathLike | None = None) -> Splits:
         normalize(arrays.test_images),
         arrays.test_labels,
     )
+    return splits._from(root.absolute(), train_idx)
 
 
 class _OrderSampler(torch.utils.data.Sampler):

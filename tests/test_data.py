@@ -1,3 +1,6 @@
+import dataclasses
+from pathlib import Path
+
 import torch
 
 from effmnist import data
@@ -47,3 +50,18 @@ def test_shuffle_differs_between_seeds_and_epochs(splits):
         iter(data.TensorLoader(splits.train_x, splits.train_y, shuffle=True, seed=1))
     )[1]
     assert not torch.equal(first, second_epoch) and not torch.equal(first, other_seed)
+
+
+def test_loaded_splits_remember_their_folder_and_training_rows(mnist_root, splits):
+    train_idx, _ = data.split_indices()
+    assert splits.root == Path(mnist_root).absolute()
+    assert torch.equal(splits.train_index, train_idx)
+    part = splits.take(640, 100, 200).to("cpu")
+    assert part.sizes() == {"train": 640, "validation": 100, "test": 200}
+    assert part.root == splits.root and torch.equal(part.train_index, train_idx[:640])
+    labels = data.load_mnist(mnist_root).train_labels
+    assert torch.equal(labels[part.train_index], part.train_y)
+    fields = [f.name for f in dataclasses.fields(splits)]
+    assert fields == ["train_x", "train_y", "val_x", "val_y", "test_x", "test_y"]
+    by_hand = data.Splits(*(getattr(part, name) for name in fields))
+    assert by_hand.root is None and by_hand.train_index is None
