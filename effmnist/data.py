@@ -195,30 +195,29 @@ class _OrderSampler(torch.utils.data.Sampler):
         return iter(order.tolist())
 
 
-def torchvision_loaders(
-    root: str | os.PathLike | None = None, batch_size: int = 64, seed: int = 0, num_workers: int = 0
-) -> dict[str, torch.utils.data.DataLoader]:
-    """The conventional path: ``torchvision.datasets.MNIST`` with per-sample ToTensor + Normalize.
+def torchvision_train_loader(
+    splits: Splits, batch_size: int = 64, seed: int = 0, num_workers: int = 0
+) -> torch.utils.data.DataLoader:
+    """The conventional path's training batches: ``torchvision.datasets.MNIST`` read from the
+    folder ``splits`` was loaded from, its training rows, per-sample ToTensor + Normalize.
 
-    Same split and, on the same seed, the same batches as :class:`TensorLoader`.
+    On the same seed, the same batches as ``TensorLoader(splits.train_x, splits.train_y,
+    batch_size, shuffle=True, seed=seed)``.
     """
     from torchvision import datasets, transforms
 
-    root = acquire.prepare_mnist(root)
+    if splits.root is None or splits.train_index is None:
+        raise ValueError(
+            "the conventional pipeline reads the training rows from the MNIST files, and this "
+            "Splits does not say which rows or which folder (it was built by hand): load it "
+            "with effmnist.data.load_splits(root), and cut it down with splits.take(n_train)"
+        )
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
-    full = datasets.MNIST(root, train=True, download=False, transform=tf)
-    test = datasets.MNIST(root, train=False, download=False, transform=tf)
-    train_idx, val_idx = split_indices()
-    train = torch.utils.data.Subset(full, train_idx.tolist())
-    val = torch.utils.data.Subset(full, val_idx.tolist())
-    DL = torch.utils.data.DataLoader
-    return {
-        "train": DL(
-            train,
-            batch_size=batch_size,
-            sampler=_OrderSampler(len(train), seed),
-            num_workers=num_workers,
-        ),
-        "val": DL(val, batch_size=1000, num_workers=num_workers),
-        "test": DL(test, batch_size=1000, num_workers=num_workers),
-    }
+    full = datasets.MNIST(splits.root, train=True, download=False, transform=tf)
+    index = splits.train_index.cpu()
+    labels = splits.train_y.cpu()
+    if len(index) != len(labels) or not torch.equal(full.targets[index], labels):
+        raise ValueError(f"the training rows of this Splits are not those of {splits.root}")
+    train = torch.utils.data.Subset(full, index.tolist())
+    sampler = _OrderSampler(len(train), seed)
+    return torch.utils.data.DataLoader(train, batch_size, sampler=sampler, num_workers=num_workers)

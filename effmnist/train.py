@@ -259,7 +259,7 @@ def train(
     Adam; ``"conventional"`` is the usual way, as the reference does it: a torchvision
     ``DataLoader`` with per-sample ``ToTensor`` + ``Normalize``, NCHW layout, plain Adam.
     """
-    from .data import load_splits, torchvision_loaders
+    from .data import load_splits, torchvision_train_loader
 
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     device = pick_device(str(device) if device else None)
@@ -279,7 +279,7 @@ def train(
             train_x = train_x.contiguous(memory_format=torch.channels_last)
         loader = TensorLoader(train_x, splits.train_y, recipe.batch_size, shuffle=True, seed=seed)
     elif pipeline == "conventional":
-        loader = _OnDevice(torchvision_loaders(data_dir, recipe.batch_size, seed)["train"], device)
+        loader = _OnDevice(torchvision_train_loader(splits, recipe.batch_size, seed), device)
     else:
         raise ValueError(f"pipeline must be 'fast' or 'conventional', not {pipeline!r}")
     optimizer = make_optimizer(model, recipe, fused=fast)

@@ -1,9 +1,13 @@
 import dataclasses
+import shutil
 from pathlib import Path
 
+import pytest
 import torch
 
-from effmnist import data
+from effmnist import acquire, data
+from effmnist.bench import run_bench
+from effmnist.train import train
 
 
 def test_dataset_content_matches_mnist(mnist_root):
@@ -34,10 +38,10 @@ def test_split_sizes_and_disjointness(splits):
 
 
 def test_tensor_path_and_dataloader_path_yield_the_same_batches(mnist_root, splits):
-    loaders = data.torchvision_loaders(mnist_root, batch_size=64, seed=3)
+    conventional = data.torchvision_train_loader(splits, batch_size=64, seed=3)
     fast = data.TensorLoader(splits.train_x, splits.train_y, batch_size=64, shuffle=True, seed=3)
-    assert len(fast) == len(loaders["train"]) == 844
-    for (xa, ya), (xb, yb), _ in zip(fast, loaders["train"], range(3), strict=False):
+    assert len(fast) == len(conventional) == 844
+    for (xa, ya), (xb, yb), _ in zip(fast, conventional, range(3), strict=False):
         assert torch.equal(ya, yb)
         assert torch.allclose(xa, xb, atol=1e-6)
 
@@ -65,3 +69,40 @@ def test_loaded_splits_remember_their_folder_and_training_rows(mnist_root, split
     assert fields == ["train_x", "train_y", "val_x", "val_y", "test_x", "test_y"]
     by_hand = data.Splits(*(getattr(part, name) for name in fields))
     assert by_hand.root is None and by_hand.train_index is None
+
+
+# --- the conventional pipeline trains on the splits it is given, read from their folder ---
+
+
+def test_conventional_pipeline_trains_on_the_splits_it_is_given(splits):
+    small = splits.take(640, 500, 500)
+    result = train("reference", small, pipeline="conventional", progress=False, evaluate_test=False)
+    assert len(result.history["loss"]) == 10  # 640 rows: 10 batches of 64, not 844
+    loader = data.torchvision_train_loader(small, batch_size=64, seed=0)
+    assert [len(labels) for _, labels in loader] == [64] * 10
+
+
+def test_conventional_pipeline_reads_the_folder_the_splits_came_from(
+    mnist_root, tmp_path, monkeypatch
+):
+    copy = tmp_path / "copy"
+    shutil.copytree(acquire.raw_folder(mnist_root), acquire.raw_folder(copy))
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("EFFMNIST_DATA", str(blocker / "data"))  # neither $EFFMNIST_DATA
+    monkeypatch.chdir(tmp_path)  # nor ./data holds MNIST: only the copy does
+    small = data.load_splits(copy).take(640, 500, 500)  # as `bench --data-dir copy` loads it
+    report = run_bench(small, repeats=1, pipelines=("conventional",), log=lambda *a: None)
+    assert len(report["pipelines"]["conventional"]["seconds"]) == 1
+    loader = data.torchvision_train_loader(small)
+    assert Path(loader.dataset.dataset.root) == copy.absolute()
+
+
+def test_conventional_pipeline_refuses_a_splits_built_by_hand(splits):
+    by_hand = data.Splits(*(t[:64] for t in dataclasses.astuple(splits.take(64))))
+    with pytest.raises(ValueError, match="built by hand.*load_splits"):
+        data.torchvision_train_loader(by_hand)
+    relabelled = splits.take(64)
+    relabelled.train_y = relabelled.train_y.roll(1)
+    with pytest.raises(ValueError, match="not those of"):
+        data.torchvision_train_loader(relabelled)
