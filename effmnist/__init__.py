@@ -1,7 +1,8 @@
 """effmnist: a 24,048-parameter CNN that passes 95% MNIST test accuracy in one epoch."""
 
+from .acquire import prepare_mnist
 from .checkpoint import load_checkpoint, load_or_train, save_checkpoint
-from .data import load_mnist, load_splits, prepare_mnist
+from .data import load_mnist, load_splits
 from .evaluate import accuracy, eval_mode, predict
 from .model import EfficientMNIST, ModelConfig, count_parameters, parameter_breakdown
 from .recipe import Recipe, get_recipe

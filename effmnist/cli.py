@@ -230,7 +230,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from .data import prepare_mnist, verify_raw
+    from .acquire import prepare_mnist, verify_raw
 
     root = prepare_mnist(args.data_dir, verbose=True)
     for name, state in verify_raw(root).items():

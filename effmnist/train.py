@@ -193,7 +193,7 @@ def train(
     ``make_model`` builds another network in place of ``EfficientMNIST(recipe.model)`` (called
     after the seed is set, e.g. :func:`effmnist.baselines.mlp`), trained the same way.
     """
-    from .data import load_splits, torchvision_loaders
+    from .data import load_splits, torchvision_train_loader
 
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     device = pick_device(str(device) if device else None)
@@ -213,7 +213,7 @@ def train(
             train_x = train_x.contiguous(memory_format=torch.channels_last)
         loader = TensorLoader(train_x, splits.train_y, recipe.batch_size, shuffle=True, seed=seed)
     elif pipeline == "conventional":
-        loader = _OnDevice(torchvision_loaders(data_dir, recipe.batch_size, seed)["train"], device)
+        loader = _OnDevice(torchvision_train_loader(splits, recipe.batch_size, seed), device)
     else:
         raise ValueError(f"pipeline must be one of {PIPELINES}, not {pipeline!r}")
     optimizer = make_optimizer(model, recipe, fused=fast)

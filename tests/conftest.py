@@ -4,7 +4,7 @@ import pytest
 @pytest.fixture(scope="session")
 def mnist_root():
     """The real, verified MNIST folder ($EFFMNIST_DATA or ./data), prepared once per session."""
-    from effmnist.data import prepare_mnist
+    from effmnist.acquire import prepare_mnist
 
     return prepare_mnist()
 
