@@ -1,11 +1,12 @@
 """Classify your own digit: preprocessing, accuracy on rendered and synthetic digits, errors, CLI.
 
-Figures when this was written (reference recipe, seed 0, PyTorch 2.14.1 CPU; `pytest tests/test_predict.py -s`
-prints them): 400 MNIST test digits rendered to PNG (2-5x, off-centre on bigger canvases, half of them black on
-white) are classified 99.0% correctly through file -> preprocess -> classify, against 99.3% for the same digits
-as tensors (98.5% when rendered with bilinear upscaling, whose blur alone costs as much: 98.5% without any
-preprocessing); 120 synthetic digits (handwriting-style strokes and DejaVu Sans Bold, several sizes, positions,
-pen widths and colours) 100%.
+Figures when this was written (reference recipe, seed 0, PyTorch 2.14.1 CPU;
+`pytest tests/test_preprocess.py -s` prints them): 400 MNIST test digits rendered to PNG (2-5x,
+off-centre on bigger canvases, half of them black on white) are classified 99.0% correctly through
+file -> preprocess -> classify, against 99.3% for the same digits as tensors (98.5% when rendered
+with bilinear upscaling, whose blur alone costs as much: 98.5% without any preprocessing); 120
+synthetic digits (handwriting-style strokes and DejaVu Sans Bold, several sizes, positions, pen
+widths and colours) 100%.
 """
 
 import io
@@ -18,20 +19,16 @@ import torch
 from PIL import Image, ImageDraw
 
 from effmnist.cli import main
-from effmnist.predict import (
+from effmnist.preprocess import (
     BOX,
     CENTRE,
     ImageError,
     classify,
-    draw_digit,
-    photo_like,
-    plot_predictions,
-    plot_steps,
     preprocess,
     preprocess_steps,
-    render_mnist,
     to_model_input,
 )
+from effmnist.synthetic import draw_digit, photo_like, render_mnist
 from effmnist.train import predict, save_checkpoint, train
 
 COLOURS = [
@@ -114,7 +111,8 @@ def test_rendered_mnist_digit_comes_back_close_to_the_original(
     assert max(bbox_size(out)) == BOX
     cy, cx = centre_of_mass(out)
     assert abs(cy - CENTRE) <= 0.5 and abs(cx - CENTRE) <= 0.5
-    # MNIST's own centring rounds the same way to within a pixel; up to that the images agree closely.
+    # MNIST's own centring rounds the same way to within a pixel; up to that the images agree
+    # closely.
     assert mean_abs_diff(out, original, shift=1) < 0.04
     assert mean_abs_diff(out, original) < 0.13
     model, _ = reference
@@ -130,8 +128,8 @@ def test_accuracy_on_rendered_mnist_pngs_stays_close_to_the_tensors(mnist, refer
 
     Rendered with square pixels, they must score within 1.5 points of the tensors (about 0.5-1 point
     is lost: ambiguous digits flip on resampling differences). Rendered with bilinear upscaling, the
-    blur itself costs about 1.5 points (upscale, then shrink straight back, without our preprocessing:
-    the round trip); the preprocessing must cost at most a point beyond that."""
+    blur itself costs about 1.5 points (upscale, then shrink straight back, without our
+    preprocessing: the round trip); the preprocessing must cost at most a point beyond that."""
     model, _ = reference
     rng = np.random.default_rng(0)
     index = torch.arange(0, 10_000, 25)
@@ -151,13 +149,14 @@ def test_accuracy_on_rendered_mnist_pngs_stays_close_to_the_tensors(mnist, refer
 
     def png_accuracy(smooth: bool) -> float:
         paths = []
-        for i, (image, (scale, canvas, offset)) in enumerate(zip(images, layouts)):
+        for i, (image, (scale, canvas, offset)) in enumerate(zip(images, layouts, strict=True)):
             paths.append(tmp_path / f"{i:03d}{'s' if smooth else ''}.png")
             render_mnist(
                 image, scale, canvas, offset, dark_on_light=bool(i % 2), smooth=smooth
             ).save(paths[-1])
         predictions = classify(paths, model)
-        return float(np.mean([p.digit == y for p, y in zip(predictions, labels.tolist())]))
+        right = [p.digit == y for p, y in zip(predictions, labels.tolist(), strict=True)]
+        return float(np.mean(right))
 
     round_trip = torch.stack(
         [
@@ -166,7 +165,7 @@ def test_accuracy_on_rendered_mnist_pngs_stays_close_to_the_tensors(mnist, refer
                     render_mnist(image, scale, smooth=True).resize((28, 28), Image.Resampling.BOX)
                 ).copy()
             )
-            for image, (scale, _, _) in zip(images, layouts)
+            for image, (scale, _, _) in zip(images, layouts, strict=True)
         ]
     )
     tensors, square, smooth, blurred = (
@@ -185,8 +184,9 @@ def test_accuracy_on_rendered_mnist_pngs_stays_close_to_the_tensors(mnist, refer
 
 @pytest.mark.parametrize("style", ["hand", "font"])
 def test_synthetic_digits_are_classified(reference, style):
-    """Each digit in 6 colour schemes (dark on light, light on dark, red on green, blue on yellow, dark on
-    transparent, light on purple), cycling through 4 sizes/positions and 3 pen widths/slants."""
+    """Each digit in 6 colour schemes (dark on light, light on dark, red on green, blue on yellow,
+    dark on transparent, light on purple), cycling through 4 sizes/positions and 3 pen
+    widths/slants."""
     model, _ = reference
     images, digits = [], []
     for digit in range(10):
@@ -200,7 +200,7 @@ def test_synthetic_digits_are_classified(reference, style):
             )
             digits.append(digit)
     predictions = classify(images, model)
-    correct = np.array([p.digit == d for p, d in zip(predictions, digits)])
+    correct = np.array([p.digit == d for p, d in zip(predictions, digits, strict=True)])
     print(f"synthetic digits ({style}): {correct.mean():.1%} of {len(correct)}")
     assert correct.mean() >= 0.95
     assert all(correct[np.array(digits) == d].sum() >= 5 for d in range(10)), (
@@ -211,7 +211,8 @@ def test_synthetic_digits_are_classified(reference, style):
 
 
 def photo_of(digit: int, seed: int = 0) -> tuple[Image.Image, Image.Image]:
-    """A "phone photo": blue pen on cream paper, uneven light, noise, a speck, JPEG at quality 60."""
+    """A "phone photo": blue pen on cream paper, uneven light, noise, a speck, JPEG at quality
+    60."""
     clean = draw_digit(
         digit, (640, 480), (250, 110, 400, 330), (30, 40, 90), (235, 230, 215), stroke=0.04
     )
@@ -263,7 +264,8 @@ def test_phone_photo_stored_sideways_is_turned_upright_by_its_exif_orientation(r
 
 
 def test_image_modes_give_the_same_result(tmp_path):
-    """RGB, palette, 1-bit, 16-bit, grayscale+alpha and RGBA on a transparent canvas, dark or light ink."""
+    """RGB, palette, 1-bit, 16-bit, grayscale+alpha and RGBA on a transparent canvas, dark or light
+    ink."""
     gray = draw_digit(5, (120, 100), (40, 10, 90, 80), "black", "white").convert("L")
     expected = preprocess(gray)
     a = np.asarray(gray)
@@ -291,8 +293,6 @@ def test_steps_report_what_was_done():
     assert red_on_green.by_colour  # their luminances differ by 10 grey levels only
     assert preprocess_steps(draw_digit(3, (400, 400), stroke=0.03)).thickened > 0
     assert preprocess_steps(draw_digit(3, stroke=0.15)).thickened == 0
-    fig = plot_steps(preprocess_steps(draw_digit(3)))
-    assert len(fig.axes) == 6
 
 
 # --- bad input --------------------------------------------------------------------------------
@@ -340,8 +340,6 @@ def test_classify_takes_one_or_many_and_checks_k(reference):
     assert [p.digit for p in classify([draw_digit(6), draw_digit(9)], model)] == [6, 9]
     with pytest.raises(ValueError, match="k must be"):
         classify(draw_digit(0), model, k=11)
-    assert len(plot_predictions(one).axes) == 3  # as loaded, model input, top-k bars
-    assert len(plot_predictions(one * 3, originals=False, columns=2).axes) == 8
 
 
 # --- command line -----------------------------------------------------------------------------

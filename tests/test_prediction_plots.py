@@ -1,0 +1,53 @@
+import pytest
+import torch
+from matplotlib.patches import Rectangle
+
+from effmnist.prediction_plots import plot_prediction, plot_predictions, plot_steps
+from effmnist.preprocess import Prediction, preprocess_steps
+from effmnist.synthetic import draw_digit
+
+
+def a_prediction(original: bool = True) -> Prediction:
+    """A made-up answer for a drawn 7 (no model needed): 7 at 82%, every other digit at 2%."""
+    drawing = draw_digit(7)
+    probs = torch.full((10,), 0.02)
+    probs[7] = 0.82
+    top = probs.topk(3)
+    return Prediction(
+        "seven.png",
+        preprocess_steps(drawing).image,
+        top.indices.tolist(),
+        top.values.tolist(),
+        probs,
+        drawing if original else None,
+    )
+
+
+def test_plot_steps_shows_six_steps_with_the_box_and_the_centre():
+    steps = preprocess_steps(draw_digit(3, canvas=(300, 200)))
+    fig = plot_steps(steps)
+    assert len(fig.axes) == 6 and all(ax.get_title() for ax in fig.axes)
+    (frame,) = [p for p in fig.axes[2].patches if isinstance(p, Rectangle)]
+    top, left, bottom, right = steps.bbox
+    assert frame.get_xy() == (left - 0.5, top - 0.5)
+    assert (frame.get_width(), frame.get_height()) == (right - left, bottom - top)
+    (box,) = fig.axes[5].patches
+    assert (box.get_width(), box.get_height()) == (20, 20)
+
+
+def test_plot_prediction_shows_the_original_when_known_and_the_top_k_bars():
+    fig = plot_prediction(a_prediction())
+    assert [ax.get_title() for ax in fig.axes] == ["seven.png", "model input", "top 3"]
+    bars = [p.get_width() for p in fig.axes[2].patches if isinstance(p, Rectangle)]
+    assert bars == pytest.approx([0.02, 0.02, 0.82])  # drawn bottom to top: the best on top
+    assert len(plot_prediction(a_prediction(original=False)).axes) == 2
+
+
+def test_plot_predictions_lays_out_a_grid():
+    one = [a_prediction()]
+    assert len(plot_predictions(one).axes) == 3  # as loaded, model input, top-k bars
+    fig = plot_predictions(one * 3, originals=False, columns=2, titles=["a", "b", "c"])
+    assert len(fig.axes) == 8 and [ax.get_title() for ax in fig.axes[:6:2]] == ["a", "b", "c"]
+    assert not any(ax.axison for ax in fig.axes[6:])  # the empty fourth cell
+    with pytest.raises(ValueError, match="no predictions"):
+        plot_predictions([])
