@@ -16,22 +16,23 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 
 from .plots import Figure, _figure, legible
-from .preprocess import BOX, CENTRE, Prediction, Preprocessed
+from .preprocess import CENTRE, SIZE, Prediction, Preprocessed
 
 
 @legible
 def plot_steps(steps: Preprocessed) -> Figure:
     """The preprocessing of one image, step by step: as loaded, grayscale, ink (inverted when the
     background was light; cleaned) with the digit's bounding box, cropped (and thickened), scaled
-    into the 20x20 box, and pasted into 28x28 with the centre of mass (+) at the centre."""
+    into the 20x20 box (dashed), and pasted into 28x28 with the centre of mass (+) at the centre."""
     top, left, bottom, right = steps.bbox
+    box = steps.config.box
     ink_title = "colour contrast" if steps.by_colour else ("inverted" if steps.inverted else "ink")
     panels = [
         (steps.original, "as loaded"),
         (steps.gray, "grayscale"),
         (steps.ink, ink_title + ", cleaned"),
         (steps.cropped, "cropped" + (", thicker" if steps.thickened else "")),
-        (steps.boxed, f"{steps.boxed.shape[1]}x{steps.boxed.shape[0]}: fits 20x20"),
+        (steps.boxed, f"{steps.boxed.shape[1]}x{steps.boxed.shape[0]}: fits {box}x{box}"),
         (steps.image.numpy(), "28x28, centred"),
     ]
     fig = _figure(16, 3.2)
@@ -39,7 +40,8 @@ def plot_steps(steps: Preprocessed) -> Figure:
     for ax, (image, title) in zip(axes, panels, strict=True):
         _show(ax, image, title)
     axes[2].add_patch(_rectangle(left - 0.5, top - 0.5, right - left, bottom - top))
-    axes[5].add_patch(_rectangle(3.5, 3.5, BOX, BOX, ls="--"))
+    margin = (SIZE - box) / 2 - 0.5  # pixel centres are whole numbers: pixel 0 spans -0.5..0.5
+    axes[5].add_patch(_rectangle(margin, margin, box, box, ls="--"))
     axes[5].plot([CENTRE], [CENTRE], "r+", ms=14, mew=2)
     return fig
 

@@ -3,7 +3,7 @@ import torch
 from matplotlib.patches import Rectangle
 
 from effmnist.prediction_plots import plot_prediction, plot_predictions, plot_steps
-from effmnist.preprocess import Prediction, preprocess_steps
+from effmnist.preprocess import Prediction, PreprocessConfig, preprocess_steps
 from effmnist.synthetic import draw_digit
 
 
@@ -32,7 +32,11 @@ def test_plot_steps_shows_six_steps_with_the_box_and_the_centre():
     assert frame.get_xy() == (left - 0.5, top - 0.5)
     assert (frame.get_width(), frame.get_height()) == (right - left, bottom - top)
     (box,) = fig.axes[5].patches
-    assert (box.get_width(), box.get_height()) == (20, 20)
+    assert box.get_xy() == (3.5, 3.5) and (box.get_width(), box.get_height()) == (20, 20)
+    bigger = plot_steps(preprocess_steps(draw_digit(3), PreprocessConfig(box=24)))
+    (box,) = bigger.axes[5].patches
+    assert box.get_xy() == (1.5, 1.5) and (box.get_width(), box.get_height()) == (24, 24)
+    assert bigger.axes[4].get_title().endswith("fits 24x24")
 
 
 def test_plot_prediction_shows_the_original_when_known_and_the_top_k_bars():

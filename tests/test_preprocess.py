@@ -9,7 +9,9 @@ synthetic digits (handwriting-style strokes and DejaVu Sans Bold, several sizes,
 widths and colours) 100%.
 """
 
+import dataclasses
 import io
+import re
 import subprocess
 import sys
 
@@ -20,9 +22,9 @@ from PIL import Image, ImageDraw
 
 from effmnist.cli import main
 from effmnist.preprocess import (
-    BOX,
     CENTRE,
     ImageError,
+    PreprocessConfig,
     classify,
     preprocess,
     preprocess_steps,
@@ -46,6 +48,7 @@ LAYOUTS = [
     ((120, 240), (10, 100, 70, 180)),
 ]  # (canvas, box): small, top-left, bottom-right, tall
 PENS = [(0.10, 0.0), (0.16, 0.25), (0.05, -0.1)]  # (stroke width / digit height, slant)
+BOX = PreprocessConfig().box  # digits are fitted into 20x20, as MNIST's
 
 
 @pytest.fixture(scope="session")
@@ -295,6 +298,60 @@ def test_steps_report_what_was_done():
     assert preprocess_steps(draw_digit(3, stroke=0.15)).thickened == 0
 
 
+# --- settings ---------------------------------------------------------------------------------
+
+
+def test_min_blob_0_keeps_a_speck_the_default_removes():
+    image = draw_digit(3, (200, 200), (70, 40, 130, 160))
+    ImageDraw.Draw(image).ellipse((170, 170, 178, 178), fill="black")  # dust, far from the 3
+    default = preprocess_steps(image)
+    every_blob = preprocess_steps(image, dataclasses.replace(PreprocessConfig(), min_blob=0.0))
+    assert default.ink[165:, 165:].max() == 0 and max(default.bbox[2:]) < 170
+    assert every_blob.ink[165:, 165:].max() == 1 and min(every_blob.bbox[2:]) > 175
+    assert not torch.equal(default.image, every_blob.image)
+
+
+def test_box_and_stroke_settings_change_the_result():
+    thin = draw_digit(3, (400, 400), stroke=0.03)
+    assert preprocess_steps(thin).thickened > 0
+    assert preprocess_steps(thin, PreprocessConfig(min_stroke=0)).thickened == 0
+    bigger = preprocess_steps(thin, PreprocessConfig(box=24))
+    assert max(bbox_size(bigger.image)) == 24 and bigger.config.box == 24
+    assert preprocess(thin, PreprocessConfig(box=24)).equal(bigger.image)
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"work_size": 16}, "work_size must be an int >= 28, not 16"),
+        ({"box": 30}, "box must be an int from 1 to 28, not 30"),
+        ({"box": 20.5}, "box must be an int from 1 to 28, not 20.5"),
+        ({"min_contrast": 0}, "min_contrast must be more than 0 and at most 255, not 0"),
+        ({"strong": 1.5}, "strong must be a fraction from 0 to 1, not 1.5"),
+        ({"weak": 0.6}, "weak must be a fraction from 0 to strong, not 0.6"),
+        ({"min_blob": -0.1}, "min_blob must be a fraction from 0 (keep every blob) to 1"),
+        ({"rim": 2}, "rim must be a fraction from 0 to 1, not 2"),
+        ({"min_stroke": -1}, "min_stroke must be 0 (never thicken) or more, not -1"),
+        ({"min_stroke": 3.0}, "target_stroke must be at least min_stroke, not 2.2"),
+        ({"strong": "0.5"}, "strong must be a number, not '0.5'"),
+        ({"min_blob": True}, "min_blob must be a number, not True"),
+        ({"rim": float("nan")}, "rim must be finite, not nan"),
+    ],
+)
+def test_config_rejects_settings_that_make_no_sense(setting, message):
+    with pytest.raises(ValueError, match=re.escape(f"PreprocessConfig.{message}")):
+        PreprocessConfig(**setting)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        dataclasses.replace(PreprocessConfig(), **setting)
+
+
+def test_config_is_changed_by_making_a_new_one_not_by_patching():
+    config = PreprocessConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.min_blob = 0.0
+    assert dataclasses.replace(config, min_blob=0.0) == PreprocessConfig(min_blob=0.0) != config
+
+
 # --- bad input --------------------------------------------------------------------------------
 
 
@@ -340,6 +397,8 @@ def test_classify_takes_one_or_many_and_checks_k(reference):
     assert [p.digit for p in classify([draw_digit(6), draw_digit(9)], model)] == [6, 9]
     with pytest.raises(ValueError, match="k must be"):
         classify(draw_digit(0), model, k=11)
+    (boxed,) = classify(draw_digit(0), model, config=PreprocessConfig(box=24))
+    assert max(bbox_size(boxed.image)) == 24  # the config reaches the preprocessing
 
 
 # --- command line -----------------------------------------------------------------------------
