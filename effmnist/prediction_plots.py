@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.patches import Rectangle
 from PIL import Image
 
+from .fileio import atomic_path
 from .plots import Figure, _figure, legible
 from .preprocess import CENTRE, SIZE, Prediction, Preprocessed
 
@@ -67,7 +69,8 @@ def plot_predictions(
     originals: bool = True,
 ) -> Figure:
     """A grid of :func:`plot_prediction` panels (with the images as loaded, when ``originals`` and
-    they are known); also saved to ``path`` when given, in the format its suffix names."""
+    they are known); also saved to ``path`` when given (atomically), in the format its suffix
+    names (PNG without one)."""
     n = len(predictions)
     if n == 0:
         raise ValueError("no predictions to plot")
@@ -91,8 +94,9 @@ def plot_predictions(
         for ax in axes[r, per * c : per * (c + 1)]:
             ax.set_axis_off()
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
+        suffix = Path(path).suffix.lstrip(".")
+        with atomic_path(path) as tmp:  # the temporary file's name has no say in the format
+            fig.savefig(tmp, format=suffix or matplotlib.rcParams["savefig.format"])
     return fig
 
 

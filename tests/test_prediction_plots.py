@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 import torch
 from matplotlib.patches import Rectangle
@@ -55,3 +58,22 @@ def test_plot_predictions_lays_out_a_grid():
     assert not any(ax.axison for ax in fig.axes[6:])  # the empty fourth cell
     with pytest.raises(ValueError, match="no predictions"):
         plot_predictions([])
+
+
+def test_plot_predictions_saves_atomically_in_the_format_its_suffix_names(tmp_path, monkeypatch):
+    renames = []
+    replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (renames.append((a, b)), replace(a, b)))
+    out = tmp_path / "new folder"
+    plot_predictions([a_prediction()], out / "fig.png")
+    plot_predictions([a_prediction()], out / "fig.pdf")
+    assert (out / "fig.png").read_bytes().startswith(b"\x89PNG")
+    assert (out / "fig.pdf").read_bytes().startswith(b"%PDF")
+    # each written beside its target under a temporary name, then renamed over it
+    assert [(Path(a).parent, Path(b).name) for a, b in renames] == [
+        (out, "fig.png"),
+        (out, "fig.pdf"),
+    ]
+    with pytest.raises(ValueError, match="not supported"):
+        plot_predictions([a_prediction()], out / "fig.xyz")
+    assert sorted(p.name for p in out.iterdir()) == ["fig.pdf", "fig.png"]  # no temporary files
