@@ -25,7 +25,8 @@ from .preprocess import CENTRE, SIZE, Prediction, Preprocessed
 def plot_steps(steps: Preprocessed) -> Figure:
     """The preprocessing of one image, step by step: as loaded, grayscale, ink (inverted when the
     background was light; cleaned) with the digit's bounding box, cropped (and thickened), scaled
-    into the 20x20 box (dashed), and pasted into 28x28 with the centre of mass (+) at the centre."""
+    into the box (dashed; 20x20 as MNIST's unless the config says otherwise), and pasted into 28x28
+    with the centre of mass (+) at the centre."""
     top, left, bottom, right = steps.bbox
     box = steps.config.box
     ink_title = "colour contrast" if steps.by_colour else ("inverted" if steps.inverted else "ink")
