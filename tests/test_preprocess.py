@@ -1,4 +1,4 @@
-"""Classify your own digit: preprocessing, accuracy on rendered and synthetic digits, errors, CLI.
+"""Classify your own digit: preprocessing, accuracy on rendered and synthetic digits, errors.
 
 Figures when this was written (reference recipe, seed 0, PyTorch 2.14.1 CPU;
 `pytest tests/test_preprocess.py -s` prints them): 400 MNIST test digits rendered to PNG (2-5x,
@@ -12,18 +12,15 @@ widths and colours) 100%.
 import dataclasses
 import io
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from effmnist.cli import main
+from effmnist.images import ImageError
 from effmnist.preprocess import (
     CENTRE,
-    ImageError,
     PreprocessConfig,
     classify,
     preprocess,
@@ -31,7 +28,7 @@ from effmnist.preprocess import (
     to_model_input,
 )
 from effmnist.synthetic import draw_digit, photo_like, render_mnist
-from effmnist.train import predict, save_checkpoint, train
+from effmnist.train import predict
 
 COLOURS = [
     ("black", "white"),
@@ -49,23 +46,6 @@ LAYOUTS = [
 ]  # (canvas, box): small, top-left, bottom-right, tall
 PENS = [(0.10, 0.0), (0.16, 0.25), (0.05, -0.1)]  # (stroke width / digit height, slant)
 BOX = PreprocessConfig().box  # digits are fitted into 20x20, as MNIST's
-
-
-@pytest.fixture(scope="session")
-def reference(splits, tmp_path_factory):
-    """The reference model trained once (one epoch, seed 0) and its checkpoint."""
-    result = train("reference", splits, seed=0, progress=False)
-    path = save_checkpoint(
-        tmp_path_factory.mktemp("ckpt") / "reference.pt", result.model, result.metrics()
-    )
-    return result.model.eval(), path
-
-
-@pytest.fixture(scope="session")
-def mnist(mnist_root):
-    from effmnist.data import load_mnist
-
-    return load_mnist(mnist_root)
 
 
 def mean_abs_diff(a: torch.Tensor, b: torch.Tensor, shift: int = 0) -> float:
@@ -399,83 +379,3 @@ def test_classify_takes_one_or_many_and_checks_k(reference):
         classify(draw_digit(0), model, k=11)
     (boxed,) = classify(draw_digit(0), model, config=PreprocessConfig(box=24))
     assert max(bbox_size(boxed.image)) == 24  # the config reaches the preprocessing
-
-
-# --- command line -----------------------------------------------------------------------------
-
-
-def run_cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "effmnist", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-    )
-
-
-def test_cli_predict_end_to_end(reference, mnist, tmp_path):
-    _, checkpoint = reference
-    draw_digit(7, ink=(20, 20, 120), background=(255, 255, 240)).save(tmp_path / "seven.png")
-    render_mnist(mnist.test_images[1], dark_on_light=True).save(tmp_path / "two.jpg", quality=90)
-    proc = run_cli(
-        "predict",
-        "seven.png",
-        "two.jpg",
-        "--checkpoint",
-        checkpoint,
-        "--show",
-        "out/fig.png",
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = proc.stdout.splitlines()
-    assert lines[0].startswith("seven.png: 7 (") and lines[1].startswith("two.jpg: 2 (")
-    assert lines[0].count("%)") == 3  # the top 3
-    with Image.open(tmp_path / "out" / "fig.png") as fig:
-        assert fig.format == "PNG"
-
-
-def test_cli_predict_bad_input_exits_1_and_still_reports_the_good_images(reference, tmp_path):
-    _, checkpoint = reference
-    draw_digit(4).save(tmp_path / "four.png")
-    (tmp_path / "notes.txt").write_text("hello")
-    Image.new("RGB", (50, 50), "white").save(tmp_path / "blank.png")
-    proc = run_cli(
-        "predict",
-        "notes.txt",
-        "four.png",
-        "blank.png",
-        "missing.png",
-        "--checkpoint",
-        checkpoint,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 1
-    assert proc.stdout.startswith("four.png: 4 (")
-    assert proc.stderr.splitlines() == [
-        "error: notes.txt: not an image (PIL cannot read it)",
-        "error: blank.png: the image is blank (contrast 0 of 255 grey levels): "
-        "no digit to classify",
-        "error: missing.png: no such file",
-    ]
-
-
-def test_cli_predict_missing_checkpoint_says_how_to_make_one(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    draw_digit(1).save("one.png")
-    assert main(["predict", "one.png"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("error: no checkpoint at checkpoints/reference.pt")
-    assert "python -m effmnist train --save checkpoints/reference.pt" in err
-    (tmp_path / "bad.pt").write_text("not a checkpoint")
-    assert main(["predict", "one.png", "--checkpoint", "bad.pt"]) == 1
-    assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("argv", [["predict"], ["predict", "x.png", "--top", "0"]])
-def test_cli_predict_bad_arguments_exit_2(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    assert "usage:" in capsys.readouterr().err
