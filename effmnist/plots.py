@@ -1,8 +1,9 @@
-"""The notebooks' figures. Each function returns a matplotlib ``Figure`` (shown when it is a cell's last value).
+"""The notebooks' figures. Each function returns a matplotlib ``Figure`` (shown when it is a
+cell's last value).
 
 Figures are made without pyplot, so none is left open in pyplot's registry and a notebook shows each
-exactly once: through :meth:`Figure._repr_png_`, or through the inline backend's formatter where pyplot is
-in use. Fonts are sized to be read from the back of a room.
+exactly once: through :meth:`Figure._repr_png_`, or through the inline backend's formatter where
+pyplot is in use. Fonts are sized to be read from the back of a room.
 """
 
 from __future__ import annotations
@@ -163,9 +164,24 @@ def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(values, kernel, mode="valid")
 
 
+LR_SCHEDULES = {  # effmnist.train.Recipe.schedule -> how the learning-rate panel describes it
+    "cosine": "cosine annealing",
+    "onecycle": "one-cycle (warm-up, then annealing)",
+    "constant": "constant",
+}
+
+
 @legible
-def training_curves(history: Mapping[str, Sequence[float]], window: int = 50) -> Figure:
-    """Loss, accuracy and learning rate per batch (raw, and a ``window``-batch moving average)."""
+def training_curves(
+    history: Mapping[str, Sequence[float]], window: int = 50, schedule: str | None = None
+) -> Figure:
+    """Loss, accuracy and learning rate per batch (raw, and a ``window``-batch moving average).
+
+    ``schedule``: the recipe's learning-rate schedule (``result.recipe.schedule``), named in the
+    learning-rate panel's title; ``None`` leaves it unnamed.
+    """
+    if schedule is not None and schedule not in LR_SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}: expected one of {list(LR_SCHEDULES)}")
     fig = _figure(11, 9)
     axes = fig.subplots(3, 1, sharex=True)
     batches = np.arange(len(history["loss"]))
@@ -173,7 +189,7 @@ def training_curves(history: Mapping[str, Sequence[float]], window: int = 50) ->
         ("loss", "cross-entropy loss", 1.0, "Training loss per batch", "upper right"),
         ("acc", "batch accuracy (%)", 100.0, "Training accuracy per batch", "lower right"),
     )
-    for ax, (key, ylabel, scale, title, legend_at) in zip(axes, panels):
+    for ax, (key, ylabel, scale, title, legend_at) in zip(axes[:2], panels, strict=True):
         values = np.asarray(history[key], dtype=float) * scale
         ax.plot(batches, values, color="tab:blue", alpha=0.3, linewidth=1, label="each batch")
         smooth = _moving_average(values, window)
@@ -191,14 +207,16 @@ def training_curves(history: Mapping[str, Sequence[float]], window: int = 50) ->
     axes[1].set_ylim(0, 101)
     axes[2].plot(batches, history["lr"], color="tab:orange", linewidth=2.5)
     axes[2].set_ylabel("learning rate")
-    axes[2].set_title("Learning rate: cosine annealing, stepped every batch")
+    named = f": {LR_SCHEDULES[schedule]}," if schedule is not None else ","
+    axes[2].set_title(f"Learning rate{named} stepped every batch")
     axes[2].set_xlabel("batch")
     return fig
 
 
 @legible
 def first_layer_filters(model: torch.nn.Module) -> Figure:
-    """The 3x3 kernels of the first convolution, one small image each, on a shared red-blue scale."""
+    """The 3x3 kernels of the first convolution, one small image each, on a shared red-blue
+    scale."""
     conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
     weights = conv.weight.detach().cpu().float()[:, 0].numpy()  # (out_channels, 3, 3)
     n = len(weights)
@@ -225,7 +243,8 @@ def first_layer_filters(model: torch.nn.Module) -> Figure:
 def feature_maps(
     model: torch.nn.Module, image: torch.Tensor, label: int | None = None, channels: int = 8
 ) -> Figure:
-    """The digit, then for each conv stage its ``channels`` most active maps (after ReLU, before the pool)."""
+    """The digit, then for each conv stage its ``channels`` most active maps (after ReLU, before
+    the pool)."""
     image = torch.as_tensor(image).detach().cpu().reshape(1, 1, 28, 28)
     was_training = model.training
     model.eval()
@@ -297,7 +316,8 @@ def mistake_gallery(
 
 @legible
 def confusion_heatmap(cm: torch.Tensor) -> Figure:
-    """The confusion matrix as an annotated heat map (log colour scale, so the rare mistakes show)."""
+    """The confusion matrix as an annotated heat map (log colour scale, so the rare mistakes
+    show)."""
     cm = torch.as_tensor(cm).cpu().numpy()
     n = len(cm)
     fig = _figure(9, 8)
@@ -453,7 +473,8 @@ def paired_runs(
 
 @legible
 def accuracy_vs_parameters(points: Sequence[Mapping]) -> Figure:
-    """Test accuracy (mean ± std over seeds) against parameter count, one labelled point per model."""
+    """Test accuracy (mean ± std over seeds) against parameter count, one labelled point per
+    model."""
     fig = _figure(11, 5.5)
     ax = fig.subplots()
     for p in points:

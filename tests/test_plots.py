@@ -98,6 +98,20 @@ def test_training_curves_plot_every_batch_with_labelled_axes():
     assert list(lr_ax.lines[0].get_ydata()) == history["lr"]
 
 
+@pytest.mark.parametrize(
+    "schedule, words",
+    [("cosine", "cosine annealing"), ("onecycle", "one-cycle"), ("constant", "constant")],
+)
+def test_training_curves_name_the_schedule_that_was_used(schedule, words):
+    history = {"loss": [1.0] * 20, "acc": [0.5] * 20, "lr": [0.01] * 20}
+    unnamed = plots.training_curves(history, window=5).axes[2].get_title()
+    assert "cosine" not in unnamed and "Learning rate" in unnamed  # no claim it cannot know
+    lr_ax = plots.training_curves(history, window=5, schedule=schedule).axes[2]
+    assert words in lr_ax.get_title()
+    with pytest.raises(ValueError, match="unknown schedule 'step'"):
+        plots.training_curves(history, schedule="step")
+
+
 def test_first_layer_filters_show_the_conv1_weights():
     model = EfficientMNIST()
     fig = plots.first_layer_filters(model)

@@ -1,38 +1,34 @@
-"""Classify your own digit: preprocessing, accuracy on rendered and synthetic digits, errors, CLI.
+"""Classify your own digit: preprocessing, accuracy on rendered and synthetic digits, errors.
 
-Figures when this was written (reference recipe, seed 0, PyTorch 2.14.1 CPU; `pytest tests/test_predict.py -s`
-prints them): 400 MNIST test digits rendered to PNG (2-5x, off-centre on bigger canvases, half of them black on
-white) are classified 99.0% correctly through file -> preprocess -> classify, against 99.3% for the same digits
-as tensors (98.5% when rendered with bilinear upscaling, whose blur alone costs as much: 98.5% without any
-preprocessing); 120 synthetic digits (handwriting-style strokes and DejaVu Sans Bold, several sizes, positions,
-pen widths and colours) 100%.
+Figures when this was written (reference recipe, seed 0, PyTorch 2.14.1 CPU;
+`pytest tests/test_preprocess.py -s` prints them): 400 MNIST test digits rendered to PNG (2-5x,
+off-centre on bigger canvases, half of them black on white) are classified 99.0% correctly through
+file -> preprocess -> classify, against 99.3% for the same digits as tensors (98.5% when rendered
+with bilinear upscaling, whose blur alone costs as much: 98.5% without any preprocessing); 120
+synthetic digits (handwriting-style strokes and DejaVu Sans Bold, several sizes, positions, pen
+widths and colours) 100%.
 """
 
+import dataclasses
 import io
-import subprocess
-import sys
+import re
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from effmnist.cli import main
-from effmnist.predict import (
-    BOX,
+from effmnist.images import ImageError
+from effmnist.preprocess import (
     CENTRE,
-    ImageError,
+    PreprocessConfig,
     classify,
-    draw_digit,
-    photo_like,
-    plot_predictions,
-    plot_steps,
     preprocess,
     preprocess_steps,
-    render_mnist,
     to_model_input,
 )
-from effmnist.train import predict, save_checkpoint, train
+from effmnist.synthetic import draw_digit, photo_like, render_mnist
+from effmnist.train import predict
 
 COLOURS = [
     ("black", "white"),
@@ -49,23 +45,7 @@ LAYOUTS = [
     ((120, 240), (10, 100, 70, 180)),
 ]  # (canvas, box): small, top-left, bottom-right, tall
 PENS = [(0.10, 0.0), (0.16, 0.25), (0.05, -0.1)]  # (stroke width / digit height, slant)
-
-
-@pytest.fixture(scope="session")
-def reference(splits, tmp_path_factory):
-    """The reference model trained once (one epoch, seed 0) and its checkpoint."""
-    result = train("reference", splits, seed=0, progress=False)
-    path = save_checkpoint(
-        tmp_path_factory.mktemp("ckpt") / "reference.pt", result.model, result.metrics()
-    )
-    return result.model.eval(), path
-
-
-@pytest.fixture(scope="session")
-def mnist(mnist_root):
-    from effmnist.data import load_mnist
-
-    return load_mnist(mnist_root)
+BOX = PreprocessConfig().box  # digits are fitted into 20x20, as MNIST's
 
 
 def mean_abs_diff(a: torch.Tensor, b: torch.Tensor, shift: int = 0) -> float:
@@ -114,7 +94,8 @@ def test_rendered_mnist_digit_comes_back_close_to_the_original(
     assert max(bbox_size(out)) == BOX
     cy, cx = centre_of_mass(out)
     assert abs(cy - CENTRE) <= 0.5 and abs(cx - CENTRE) <= 0.5
-    # MNIST's own centring rounds the same way to within a pixel; up to that the images agree closely.
+    # MNIST's own centring rounds the same way to within a pixel; up to that the images agree
+    # closely.
     assert mean_abs_diff(out, original, shift=1) < 0.04
     assert mean_abs_diff(out, original) < 0.13
     model, _ = reference
@@ -130,8 +111,8 @@ def test_accuracy_on_rendered_mnist_pngs_stays_close_to_the_tensors(mnist, refer
 
     Rendered with square pixels, they must score within 1.5 points of the tensors (about 0.5-1 point
     is lost: ambiguous digits flip on resampling differences). Rendered with bilinear upscaling, the
-    blur itself costs about 1.5 points (upscale, then shrink straight back, without our preprocessing:
-    the round trip); the preprocessing must cost at most a point beyond that."""
+    blur itself costs about 1.5 points (upscale, then shrink straight back, without our
+    preprocessing: the round trip); the preprocessing must cost at most a point beyond that."""
     model, _ = reference
     rng = np.random.default_rng(0)
     index = torch.arange(0, 10_000, 25)
@@ -151,13 +132,14 @@ def test_accuracy_on_rendered_mnist_pngs_stays_close_to_the_tensors(mnist, refer
 
     def png_accuracy(smooth: bool) -> float:
         paths = []
-        for i, (image, (scale, canvas, offset)) in enumerate(zip(images, layouts)):
+        for i, (image, (scale, canvas, offset)) in enumerate(zip(images, layouts, strict=True)):
             paths.append(tmp_path / f"{i:03d}{'s' if smooth else ''}.png")
             render_mnist(
                 image, scale, canvas, offset, dark_on_light=bool(i % 2), smooth=smooth
             ).save(paths[-1])
         predictions = classify(paths, model)
-        return float(np.mean([p.digit == y for p, y in zip(predictions, labels.tolist())]))
+        right = [p.digit == y for p, y in zip(predictions, labels.tolist(), strict=True)]
+        return float(np.mean(right))
 
     round_trip = torch.stack(
         [
@@ -166,7 +148,7 @@ def test_accuracy_on_rendered_mnist_pngs_stays_close_to_the_tensors(mnist, refer
                     render_mnist(image, scale, smooth=True).resize((28, 28), Image.Resampling.BOX)
                 ).copy()
             )
-            for image, (scale, _, _) in zip(images, layouts)
+            for image, (scale, _, _) in zip(images, layouts, strict=True)
         ]
     )
     tensors, square, smooth, blurred = (
@@ -185,8 +167,9 @@ def test_accuracy_on_rendered_mnist_pngs_stays_close_to_the_tensors(mnist, refer
 
 @pytest.mark.parametrize("style", ["hand", "font"])
 def test_synthetic_digits_are_classified(reference, style):
-    """Each digit in 6 colour schemes (dark on light, light on dark, red on green, blue on yellow, dark on
-    transparent, light on purple), cycling through 4 sizes/positions and 3 pen widths/slants."""
+    """Each digit in 6 colour schemes (dark on light, light on dark, red on green, blue on yellow,
+    dark on transparent, light on purple), cycling through 4 sizes/positions and 3 pen
+    widths/slants."""
     model, _ = reference
     images, digits = [], []
     for digit in range(10):
@@ -200,7 +183,7 @@ def test_synthetic_digits_are_classified(reference, style):
             )
             digits.append(digit)
     predictions = classify(images, model)
-    correct = np.array([p.digit == d for p, d in zip(predictions, digits)])
+    correct = np.array([p.digit == d for p, d in zip(predictions, digits, strict=True)])
     print(f"synthetic digits ({style}): {correct.mean():.1%} of {len(correct)}")
     assert correct.mean() >= 0.95
     assert all(correct[np.array(digits) == d].sum() >= 5 for d in range(10)), (
@@ -211,7 +194,8 @@ def test_synthetic_digits_are_classified(reference, style):
 
 
 def photo_of(digit: int, seed: int = 0) -> tuple[Image.Image, Image.Image]:
-    """A "phone photo": blue pen on cream paper, uneven light, noise, a speck, JPEG at quality 60."""
+    """A "phone photo": blue pen on cream paper, uneven light, noise, a speck, JPEG at quality
+    60."""
     clean = draw_digit(
         digit, (640, 480), (250, 110, 400, 330), (30, 40, 90), (235, 230, 215), stroke=0.04
     )
@@ -263,7 +247,8 @@ def test_phone_photo_stored_sideways_is_turned_upright_by_its_exif_orientation(r
 
 
 def test_image_modes_give_the_same_result(tmp_path):
-    """RGB, palette, 1-bit, 16-bit, grayscale+alpha and RGBA on a transparent canvas, dark or light ink."""
+    """RGB, palette, 1-bit, 16-bit, grayscale+alpha and RGBA on a transparent canvas, dark or light
+    ink."""
     gray = draw_digit(5, (120, 100), (40, 10, 90, 80), "black", "white").convert("L")
     expected = preprocess(gray)
     a = np.asarray(gray)
@@ -291,8 +276,60 @@ def test_steps_report_what_was_done():
     assert red_on_green.by_colour  # their luminances differ by 10 grey levels only
     assert preprocess_steps(draw_digit(3, (400, 400), stroke=0.03)).thickened > 0
     assert preprocess_steps(draw_digit(3, stroke=0.15)).thickened == 0
-    fig = plot_steps(preprocess_steps(draw_digit(3)))
-    assert len(fig.axes) == 6
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def test_min_blob_0_keeps_a_speck_the_default_removes():
+    image = draw_digit(3, (200, 200), (70, 40, 130, 160))
+    ImageDraw.Draw(image).ellipse((170, 170, 178, 178), fill="black")  # dust, far from the 3
+    default = preprocess_steps(image)
+    every_blob = preprocess_steps(image, dataclasses.replace(PreprocessConfig(), min_blob=0.0))
+    assert default.ink[165:, 165:].max() == 0 and max(default.bbox[2:]) < 170
+    assert every_blob.ink[165:, 165:].max() == 1 and min(every_blob.bbox[2:]) > 175
+    assert not torch.equal(default.image, every_blob.image)
+
+
+def test_box_and_stroke_settings_change_the_result():
+    thin = draw_digit(3, (400, 400), stroke=0.03)
+    assert preprocess_steps(thin).thickened > 0
+    assert preprocess_steps(thin, PreprocessConfig(min_stroke=0)).thickened == 0
+    bigger = preprocess_steps(thin, PreprocessConfig(box=24))
+    assert max(bbox_size(bigger.image)) == 24 and bigger.config.box == 24
+    assert preprocess(thin, PreprocessConfig(box=24)).equal(bigger.image)
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"work_size": 16}, "work_size must be an int >= 28, not 16"),
+        ({"box": 30}, "box must be an int from 1 to 28, not 30"),
+        ({"box": 20.5}, "box must be an int from 1 to 28, not 20.5"),
+        ({"min_contrast": 0}, "min_contrast must be more than 0 and at most 255, not 0"),
+        ({"strong": 1.5}, "strong must be a fraction from 0 to 1, not 1.5"),
+        ({"weak": 0.6}, "weak must be a fraction from 0 to strong, not 0.6"),
+        ({"min_blob": -0.1}, "min_blob must be a fraction from 0 (keep every blob) to 1"),
+        ({"rim": 2}, "rim must be a fraction from 0 to 1, not 2"),
+        ({"min_stroke": -1}, "min_stroke must be 0 (never thicken) or more, not -1"),
+        ({"min_stroke": 3.0}, "target_stroke must be at least min_stroke, not 2.2"),
+        ({"strong": "0.5"}, "strong must be a number, not '0.5'"),
+        ({"min_blob": True}, "min_blob must be a number, not True"),
+        ({"rim": float("nan")}, "rim must be finite, not nan"),
+    ],
+)
+def test_config_rejects_settings_that_make_no_sense(setting, message):
+    with pytest.raises(ValueError, match=re.escape(f"PreprocessConfig.{message}")):
+        PreprocessConfig(**setting)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        dataclasses.replace(PreprocessConfig(), **setting)
+
+
+def test_config_is_changed_by_making_a_new_one_not_by_patching():
+    config = PreprocessConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.min_blob = 0.0
+    assert dataclasses.replace(config, min_blob=0.0) == PreprocessConfig(min_blob=0.0) != config
 
 
 # --- bad input --------------------------------------------------------------------------------
@@ -340,85 +377,5 @@ def test_classify_takes_one_or_many_and_checks_k(reference):
     assert [p.digit for p in classify([draw_digit(6), draw_digit(9)], model)] == [6, 9]
     with pytest.raises(ValueError, match="k must be"):
         classify(draw_digit(0), model, k=11)
-    assert len(plot_predictions(one).axes) == 3  # as loaded, model input, top-k bars
-    assert len(plot_predictions(one * 3, originals=False, columns=2).axes) == 8
-
-
-# --- command line -----------------------------------------------------------------------------
-
-
-def run_cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "effmnist", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-    )
-
-
-def test_cli_predict_end_to_end(reference, mnist, tmp_path):
-    _, checkpoint = reference
-    draw_digit(7, ink=(20, 20, 120), background=(255, 255, 240)).save(tmp_path / "seven.png")
-    render_mnist(mnist.test_images[1], dark_on_light=True).save(tmp_path / "two.jpg", quality=90)
-    proc = run_cli(
-        "predict",
-        "seven.png",
-        "two.jpg",
-        "--checkpoint",
-        checkpoint,
-        "--show",
-        "out/fig.png",
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = proc.stdout.splitlines()
-    assert lines[0].startswith("seven.png: 7 (") and lines[1].startswith("two.jpg: 2 (")
-    assert lines[0].count("%)") == 3  # the top 3
-    with Image.open(tmp_path / "out" / "fig.png") as fig:
-        assert fig.format == "PNG"
-
-
-def test_cli_predict_bad_input_exits_1_and_still_reports_the_good_images(reference, tmp_path):
-    _, checkpoint = reference
-    draw_digit(4).save(tmp_path / "four.png")
-    (tmp_path / "notes.txt").write_text("hello")
-    Image.new("RGB", (50, 50), "white").save(tmp_path / "blank.png")
-    proc = run_cli(
-        "predict",
-        "notes.txt",
-        "four.png",
-        "blank.png",
-        "missing.png",
-        "--checkpoint",
-        checkpoint,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 1
-    assert proc.stdout.startswith("four.png: 4 (")
-    assert proc.stderr.splitlines() == [
-        "error: notes.txt: not an image (PIL cannot read it)",
-        "error: blank.png: the image is blank (contrast 0 of 255 grey levels): "
-        "no digit to classify",
-        "error: missing.png: no such file",
-    ]
-
-
-def test_cli_predict_missing_checkpoint_says_how_to_make_one(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    draw_digit(1).save("one.png")
-    assert main(["predict", "one.png"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("error: no checkpoint at checkpoints/reference.pt")
-    assert "python -m effmnist train --save checkpoints/reference.pt" in err
-    (tmp_path / "bad.pt").write_text("not a checkpoint")
-    assert main(["predict", "one.png", "--checkpoint", "bad.pt"]) == 1
-    assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("argv", [["predict"], ["predict", "x.png", "--top", "0"]])
-def test_cli_predict_bad_arguments_exit_2(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    assert "usage:" in capsys.readouterr().err
+    (boxed,) = classify(draw_digit(0), model, config=PreprocessConfig(box=24))
+    assert max(bbox_size(boxed.image)) == 24  # the config reaches the preprocessing
