@@ -280,8 +280,9 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
-    from .plots import plot_predictions
-    from .preprocess import ImageError, classify
+    from .images import ImageError
+    from .prediction_plots import plot_predictions
+    from .preprocess import classify
 
     model, _ = load_checkpoint(args.checkpoint)
     predictions, failed = [], 0

@@ -97,7 +97,8 @@ class DrawPad(anywidget.AnyWidget):
     def _classify(self, change) -> None:
         from PIL import Image
 
-        from .preprocess import ImageError, classify
+        from .images import ImageError
+        from .preprocess import classify
 
         if not change["new"]:
             self.seen, self.result, self.last = "", "Draw a digit.", None

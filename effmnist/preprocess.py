@@ -330,7 +330,7 @@ def classify(
     ``config``: the preprocessing's settings, as for :func:`preprocess_steps`. Raises
     :class:`ImageError` for the first image that is missing, not an image, or blank.
     """
-    from .train import predict
+    from .evaluate import predict
 
     if isinstance(sources, (str, os.PathLike, Image.Image)):
         sources = [sources]

@@ -19,7 +19,8 @@ def splits(mnist_root):
 @pytest.fixture(scope="session")
 def reference(splits, tmp_path_factory):
     """The reference model trained once (one epoch, seed 0) and its checkpoint."""
-    from effmnist.train import save_checkpoint, train
+    from effmnist.checkpoint import save_checkpoint
+    from effmnist.train import train
 
     result = train("reference", splits, seed=0, progress=False)
     path = save_checkpoint(
