@@ -72,8 +72,8 @@ def test_cli_predict_missing_checkpoint_says_how_to_make_one(tmp_path, monkeypat
     draw_digit(1).save("one.png")
     assert main(["predict", "one.png"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: no checkpoint at checkpoints/reference.pt")
-    assert "python -m effmnist train --save checkpoints/reference.pt" in err
+    assert err.startswith("error: no checkpoint at checkpoints/reference_seed0.pt")
+    assert "python -m effmnist train --save checkpoints/reference_seed0.pt" in err
     (tmp_path / "bad.pt").write_text("not a checkpoint")
     assert main(["predict", "one.png", "--checkpoint", "bad.pt"]) == 1
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err

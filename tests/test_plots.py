@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,10 +5,8 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from effmnist import ablate, plots
+from effmnist import ablate, experiment_plots, model_plots, plots
 from effmnist.model import EfficientMNIST
-
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "ablations.json"
 
 
 def _titled(fig: Figure) -> None:
@@ -50,7 +47,7 @@ def test_sample_grid_shows_per_class_images_of_the_right_digit_per_row(digits):
 
 
 def test_figures_render_as_png_in_jupyter_without_pyplot():
-    fig = plots.per_class_accuracy_bars(torch.tensor([0.9, 0.8]))
+    fig = model_plots.per_class_accuracy_bars(torch.tensor([0.9, 0.8]))
     assert isinstance(fig, Figure) and fig._repr_png_().startswith(b"\x89PNG")
     assert repr(fig).startswith("<Figure size 1100x500 with 1 Axes")
 
@@ -114,7 +111,7 @@ def test_training_curves_name_the_schedule_that_was_used(schedule, words):
 
 def test_first_layer_filters_show_the_conv1_weights():
     model = EfficientMNIST()
-    fig = plots.first_layer_filters(model)
+    fig = model_plots.first_layer_filters(model)
     _titled(fig)
     shown = [ax for ax in fig.axes if ax.images]
     assert len(shown) == 16
@@ -126,7 +123,7 @@ def test_first_layer_filters_show_the_conv1_weights():
 def test_feature_maps_show_each_stage_at_its_resolution():
     torch.manual_seed(0)
     model = EfficientMNIST()
-    fig = plots.feature_maps(model, torch.randn(1, 28, 28), label=3, channels=4)
+    fig = model_plots.feature_maps(model, torch.randn(1, 28, 28), label=3, channels=4)
     _titled(fig)
     assert "true 3" in fig._suptitle.get_text()
     sizes = sorted({ax.images[0].get_array().shape for ax in fig.axes if ax.images})
@@ -139,7 +136,7 @@ def test_mistake_gallery_captions_true_predicted_and_confidence(digits):
     images, labels = digits
     probs = torch.full((40, 10), 0.01)
     probs[:, 9] = 0.91  # everything predicted 9 with 91%
-    fig = plots.mistake_gallery(images, labels, probs, [3, 14], ncols=4)
+    fig = model_plots.mistake_gallery(images, labels, probs, [3, 14], ncols=4)
     _titled(fig)
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
     assert titles == ["true 3 → 9\n91%  (#3)", "true 4 → 9\n91%  (#14)"]
@@ -147,7 +144,7 @@ def test_mistake_gallery_captions_true_predicted_and_confidence(digits):
 
 def test_confusion_heatmap_annotates_every_nonzero_count():
     cm = torch.tensor([[5, 0], [2, 7]])
-    fig = plots.confusion_heatmap(cm)
+    fig = model_plots.confusion_heatmap(cm)
     ax = fig.axes[0]
     _labelled(ax)
     assert sorted(t.get_text() for t in ax.texts) == ["2", "5", "7"]
@@ -177,7 +174,7 @@ def test_paired_runs_show_every_run_and_join_each_seed():
         + _runs("g", "steady", steady)
         + _runs("g", "failing", failing)
     }
-    fig = plots.paired_runs(results, "g")
+    fig = experiment_plots.paired_runs(results, "g")
     _titled(fig)
     assert "accuracy axis from" in fig._suptitle.get_text()
     *slopes, diff_ax = fig.axes
@@ -207,9 +204,9 @@ def test_paired_runs_show_every_run_and_join_each_seed():
 
 
 def test_paired_runs_draws_each_committed_group():
-    results = ablate.load_results(RESULTS)
+    results = ablate.committed_results("ablations")
     for group in ablate.ABLATIONS:
-        fig = plots.paired_runs(results, group)
+        fig = experiment_plots.paired_runs(results, group)
         *slopes, _ = fig.axes
         for ax in slopes:
             assert len(_offsets(ax, "runs")) == 10  # 5 seeds, baseline and variant
@@ -217,7 +214,7 @@ def test_paired_runs_draws_each_committed_group():
 
 
 def test_per_class_accuracy_bars_are_in_percent():
-    fig = plots.per_class_accuracy_bars(torch.tensor([1.0, 0.5, 0.25]), overall=0.6)
+    fig = model_plots.per_class_accuracy_bars(torch.tensor([1.0, 0.5, 0.25]), overall=0.6)
     ax = fig.axes[0]
     _labelled(ax)
     assert _bars(ax) == [100.0, 50.0, 25.0]

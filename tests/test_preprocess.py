@@ -18,6 +18,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from effmnist.evaluate import predict
 from effmnist.images import ImageError
 from effmnist.preprocess import (
     CENTRE,
@@ -28,7 +29,6 @@ from effmnist.preprocess import (
     to_model_input,
 )
 from effmnist.synthetic import draw_digit, photo_like, render_mnist
-from effmnist.evaluate import predict
 
 COLOURS = [
     ("black", "white"),
