@@ -259,7 +259,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
-    from .ablate import format_summary, format_verdicts, run_ablations, save_results
+    from .ablate import run_ablations, save_results
+    from .analysis import format_summary, format_verdicts
     from .data import load_splits
 
     results = run_ablations(

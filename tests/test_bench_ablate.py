@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from effmnist import ablate
+from effmnist import ablate, analysis
 from effmnist.bench import format_report, training_flops_per_image
 from effmnist.model import EfficientMNIST, ModelConfig, count_parameters
 from effmnist.recipe import get_recipe
@@ -130,9 +130,9 @@ def _rows(variant, accs, group="g", seeds=None):
 def test_search_verdicts_compare_with_the_best_recipe():
     rows = _rows("best recipe", [0.990, 0.9905, 0.992], ablate.SEARCH_GROUP)
     rows += _rows("worse", [0.980, 0.9806, 0.9818], ablate.SEARCH_GROUP)
-    (verdict,) = ablate.verdicts({"rows": rows})
+    (verdict,) = analysis.verdicts({"rows": rows})
     assert verdict["baseline"] == "best recipe" and verdict["verdict"] == "variant worse"
-    header, line = ablate.format_verdicts({"rows": rows}).splitlines()[1:3]
+    header, line = analysis.format_verdicts({"rows": rows}).splitlines()[1:3]
     assert header.split()[1] == "baseline" and line.split()[1:3] == ["best", "recipe"]
 
 
@@ -149,7 +149,7 @@ def test_summary_gives_mean_and_sample_std_per_variant():
         }
         for s, a in enumerate([0.97, 0.98, 0.99])
     ]
-    (summary,) = ablate.summarize({"rows": rows})
+    (summary,) = analysis.summarize({"rows": rows})
     assert summary["val_mean"] == pytest.approx(0.98) and summary["val_std"] == pytest.approx(0.01)
     assert summary["seeds"] == 3 and summary["test_min"] == 0.97
 
@@ -173,7 +173,7 @@ def test_verdicts_separate_real_effects_from_seed_noise():
         + _rows("same", [0.9805, 0.9815, 0.9810])
         + _rows("better", [0.990, 0.9915, 0.992])
     }
-    got = {v["variant"]: v["verdict"] for v in ablate.verdicts(results)}
+    got = {v["variant"]: v["verdict"] for v in analysis.verdicts(results)}
     assert got == {
         "worse": "variant worse",
         "same": "no clear difference",
@@ -187,7 +187,7 @@ def test_paired_verdict_finds_a_steady_gain_that_the_unpaired_rule_missed():
     # the old rule). Paired: t = sqrt(40) = 6.32 on 4 df, p = 0.0032, CI [+0.11, +0.29].
     base = [0.96, 0.97, 0.98, 0.99, 0.95]
     steady = [0.962, 0.973, 0.981, 0.992, 0.952]
-    (v,) = ablate.verdicts({"rows": _rows("base", base) + _rows("steady", steady)})
+    (v,) = analysis.verdicts({"rows": _rows("base", base) + _rows("steady", steady)})
     assert v["verdict"] == "variant better" and (v["wins"], v["n"]) == (5, 5)
     assert v["mean_diff"] == pytest.approx(0.002) and v["ci_low"] > 0
     assert v["p"] == v["p_holm"] == pytest.approx(1 - math.sqrt(10 / 11) * (1 + 1 / 22))
@@ -201,26 +201,26 @@ def test_verdicts_pair_by_seed_and_report_failures_instead_of_a_mean():
         + _rows("bimodal", [0.94, 0.10, 0.95], seeds=[2, 0, 1])  # seed 3 missing: 3 pairs
         + _rows("steady", [0.981, 0.972, 0.992, 0.9615], seeds=[0, 1, 2, 3])
     }
-    bimodal, steady = ablate.verdicts(results)
+    bimodal, steady = analysis.verdicts(results)
     assert bimodal["verdict"] == "1 of 3 runs failed to train (val < 50%)"
     assert (bimodal["n"], bimodal["failed"], bimodal["wins"], bimodal["losses"]) == (3, 1, 0, 3)
     assert bimodal["mean_diff"] is bimodal["p"] is bimodal["p_holm"] is None
     # the failing comparison still counts in the family (m = 2) with p = 1, so the other's
     # Holm-adjusted p-value is 2 p
     assert steady["m"] == 2 and steady["p_holm"] == pytest.approx(2 * steady["p"])
-    table = ablate.format_verdicts(results)
+    table = analysis.format_verdicts(results)
     assert "1 of 3 runs failed to train (val < 50%)" in table
     (row,) = [line for line in table.splitlines() if line.startswith("g ") and "bimodal" in line]
     assert "[" not in row and "±" not in row  # no mean, no interval for a bimodal variant
     lonely = {"rows": _rows("base", [0.98, 0.97]) + _rows("once", [0.99], seeds=[1])}
-    assert ablate.verdicts(lonely)[0]["verdict"] == "1 paired seed: too few to compare"
+    assert analysis.verdicts(lonely)[0]["verdict"] == "1 paired seed: too few to compare"
     recipes_only = {"rows": _rows("reference", [0.98, 0.97], group=ablate.RECIPE_GROUP)}
-    assert ablate.format_verdicts(recipes_only).startswith("No comparisons")
+    assert analysis.format_verdicts(recipes_only).startswith("No comparisons")
 
 
 def test_holm_runs_over_every_comparison_in_the_committed_results():
     committed = ablate.load_results(RESULTS)
-    got = {(v["group"], v["variant"]): v for v in ablate.verdicts(committed)}
+    got = {(v["group"], v["variant"]): v for v in analysis.verdicts(committed)}
     dropout = got[("dropout", "no dropout")]
     # better on all 5 seeds, paired t = 4.16 on 4 df, p = 0.014; but 1 of 8 comparisons:
     # Holm multiplies it by 6 (third smallest p-value) -> 0.085, not significant
@@ -229,7 +229,7 @@ def test_holm_runs_over_every_comparison_in_the_committed_results():
     assert dropout["verdict"] == "no clear difference"
     # alone in its own family it is significant
     alone = {"rows": [r for r in committed["rows"] if r["group"] == "dropout"]}
-    (dropout_alone,) = ablate.verdicts(alone)
+    (dropout_alone,) = analysis.verdicts(alone)
     assert dropout_alone["p_holm"] == dropout_alone["p"] and dropout_alone["verdict"] == (
         "variant better"
     )
@@ -242,21 +242,21 @@ def test_holm_runs_over_every_comparison_in_the_committed_results():
     assert (clipping["wins"], clipping["losses"], clipping["ties"]) == (0, 4, 1)
 
 
-@pytest.mark.parametrize("table", [ablate.format_summary, ablate.format_verdicts])
+@pytest.mark.parametrize("table", [analysis.format_summary, analysis.format_verdicts])
 def test_measured_tables_mark_every_number_and_keep_the_columns(table):
     results = ablate.load_results(RESULTS)
     plain, measured = table(results).splitlines(), table(results, measured=True).splitlines()
     assert "~" not in "".join(plain)  # committed numbers are printed as they are
     assert len(plain) == len(measured)
     n_rows = len(
-        ablate.summarize(results) if table is ablate.format_summary else ablate.verdicts(results)
+        analysis.summarize(results) if table is analysis.format_summary else analysis.verdicts(results)
     )
-    first = 1 if table is ablate.format_summary else 2  # after the header (and the title)
+    first = 1 if table is analysis.format_summary else 2  # after the header (and the title)
     for k, (p, m) in enumerate(zip(plain, measured, strict=True)):
         assert m.replace("~", "").split() == p.split()  # the same numbers, only marked
         if not first <= k < first + n_rows:
             assert "~" not in m  # title, header, footer: nothing measured
-        elif table is ablate.format_summary:
+        elif table is analysis.format_summary:
             assert m.count("~") == 4  # mean and std, validation and test
         elif "failed to train" in m:
             assert m.count("~") == 2  # wins and the failure count
@@ -265,7 +265,7 @@ def test_measured_tables_mark_every_number_and_keep_the_columns(table):
 
 
 def test_summary_says_its_spread_is_a_std():
-    header = ablate.format_summary(ablate.load_results(RESULTS)).splitlines()[0]
+    header = analysis.format_summary(ablate.load_results(RESULTS)).splitlines()[0]
     assert "validation %, mean ± std" in header and "test %, mean ± std" in header
 
 
@@ -273,7 +273,7 @@ def test_verdict_table_widens_for_long_names():
     long_variant = "no dropout, no clipping, AdamW"
     rows = _rows("none", [0.98, 0.981, 0.982], "label_smoothing")
     rows += _rows(long_variant, [0.99, 0.9915, 0.992], "label_smoothing")
-    text = ablate.format_verdicts({"rows": rows})
+    text = analysis.format_verdicts({"rows": rows})
     header, line = text.splitlines()[1:3]
     assert line.startswith("label_smoothing ") and header.index("baseline") == line.index("none")
     assert f"{long_variant} " in line
