@@ -319,3 +319,18 @@ def test_ablate_jobs_give_the_rows_of_a_serial_run(splits):
 
     assert len(serial["rows"]) == 4 and numbers(parallel) == numbers(serial)
     assert parallel["provenance"]["jobs"] == 2 and parallel["provenance"]["threads"] == per_job
+
+
+def test_format_whole_shows_both_medians_the_ratio_and_the_breakdown():
+    from effmnist.bench import format_whole
+
+    report = {
+        "repeats": 5, "torch": "x", "threads": 2, "cpu": "cpu",
+        "median_seconds": {"seed-style script": 20.0, "effmnist train": 8.5},
+        "ratio": 0.425,
+        "breakdown_median_seconds": {"start-up and imports": 1.5, "data": 0.4,
+                                     "training loop": 6.0, "evaluation": 0.5, "other": 0.1},
+    }  # fmt: skip
+    text = format_whole(report)
+    assert "seed-style script      20.00 s" in text and "ratio effmnist / seed-style: 0.42" in text
+    assert "training loop" in text and "start-up and imports" in text
