@@ -154,6 +154,7 @@ def test_summary_gives_mean_and_sample_std_per_variant():
     assert summary["seeds"] == 3 and summary["test_min"] == 0.97
 
 
+@pytest.mark.slow
 def test_one_committed_ablation_cell_reproduces_within_seed_noise(splits):
     committed = ablate.load_results(RESULTS)
     assert {"command", "seeds", "torch", "cpu", "date"} <= set(committed["provenance"])
@@ -249,7 +250,9 @@ def test_measured_tables_mark_every_number_and_keep_the_columns(table):
     assert "~" not in "".join(plain)  # committed numbers are printed as they are
     assert len(plain) == len(measured)
     n_rows = len(
-        analysis.summarize(results) if table is analysis.format_summary else analysis.verdicts(results)
+        analysis.summarize(results)
+        if table is analysis.format_summary
+        else analysis.verdicts(results)
     )
     first = 1 if table is analysis.format_summary else 2  # after the header (and the title)
     for k, (p, m) in enumerate(zip(plain, measured, strict=True)):
@@ -296,6 +299,7 @@ def test_cpu_name_closes_proc_cpuinfo():
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 
+@pytest.mark.slow
 def test_ablate_jobs_give_the_rows_of_a_serial_run(splits):
     import torch
 

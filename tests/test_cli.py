@@ -10,6 +10,7 @@ from effmnist.cli import main
 from effmnist.recipe import Recipe, get_recipe
 
 
+@pytest.mark.slow
 def test_train_end_to_end_meets_the_target_and_writes_metrics(tmp_path, mnist_root):
     metrics_path, ckpt = tmp_path / "m.json", tmp_path / "model.pt"
     proc = subprocess.run(
