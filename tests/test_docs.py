@@ -33,3 +33,19 @@ def test_the_verdict_tables_are_rendered_from_the_committed_results(name):
     expected = "```\n" + analysis.format_verdicts(results) + "\n```"
     path = ROOT / "docs" / "results.md"
     assert _block(path, name) == expected, f"paste into {path.name}:\n{expected}"
+
+
+@pytest.mark.parametrize(
+    ("name", "source"), [("bench-report", "bench"), ("whole-report", "bench_whole")]
+)
+def test_the_speed_reports_are_rendered_from_the_committed_results(name, source):
+    from effmnist import bench
+
+    try:
+        results = ablate.committed_results(source)
+    except FileNotFoundError:
+        pytest.skip(f"no committed {source} results yet")
+    render = bench.format_report if name == "bench-report" else bench.format_whole
+    expected = "```\n" + render(results) + "\n```"
+    path = ROOT / "docs" / "speed.md"
+    assert _block(path, name) == expected, f"paste into {path.name}:\n{expected}"
