@@ -85,7 +85,7 @@ _CSS = """
 .effmnist-pad { border: 1px solid #888; touch-action: none; cursor: crosshair; }
 .effmnist-seen { image-rendering: pixelated; border: 1px solid #888; background: black; }
 .effmnist-side { display: flex; flex-direction: column; gap: 8px; font-family: sans-serif; }
-.effmnist-result { font-size: 18px; min-height: 1.5em; }
+.effmnist-result { font-size: 18px; min-height: 1.5em; white-space: pre; }
 """
 
 
