@@ -4,7 +4,7 @@ import pytest
 from matplotlib.patches import FancyBboxPatch
 from torch import nn
 
-from effmnist import baselines, experiment_plots, model_plots
+from effmnist import architecture_plots, baselines, experiment_plots
 from effmnist.model import EfficientMNIST, count_parameters
 
 
@@ -19,7 +19,7 @@ def _texts(ax, gid: str) -> list[str]:
 )
 def test_architecture_diagram_draws_one_box_per_block_with_the_models_counts(config):
     model = EfficientMNIST(**config)
-    fig = model_plots.architecture_diagram(model)
+    fig = architecture_plots.architecture_diagram(model)
     ax = fig.axes[0]
     boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch) and p.get_gid() == "block"]
     n_stages = len(model.features)
@@ -32,7 +32,7 @@ def test_architecture_diagram_draws_one_box_per_block_with_the_models_counts(con
 
 
 def test_architecture_diagram_of_the_reference_model_reads_like_the_reference():
-    fig = model_plots.architecture_diagram(EfficientMNIST())
+    fig = architecture_plots.architecture_diagram(EfficientMNIST())
     ax = fig.axes[0]
     assert _texts(ax, "shape") == ["28×28×1", "14×14×16", "7×7×32", "3×3×64", "64", "64", "10"]
     assert _texts(ax, "params") == [
@@ -46,7 +46,7 @@ def test_architecture_diagram_of_the_reference_model_reads_like_the_reference():
 def test_architecture_blocks_follow_a_changed_model():
     model = EfficientMNIST()
     model.classifier = nn.Linear(64, 10)  # with a bias now
-    last = model_plots.architecture_blocks(model)[-1]
+    last = architecture_plots.architecture_blocks(model)[-1]
     assert last["params"] == 650 and last["lines"] == ["64→10"]
 
 
