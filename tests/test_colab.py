@@ -126,6 +126,7 @@ def colab(tmp_path_factory, mnist_root):
     }
 
 
+@pytest.mark.slow
 def test_the_checkout_is_not_importable_from_the_colab_folder(colab):
     """The set-up this test relies on: before the install cell, there is no effmnist at all."""
     probe = subprocess.run(
