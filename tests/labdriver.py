@@ -55,6 +55,10 @@ LAB_SETTINGS = {
 }
 
 
+# requests to the local server never go through a proxy that the environment may name
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def find_chromium() -> str | None:
     """Debian's Chromium (``/usr/bin/chromium``, else ``chromium`` on PATH), or None."""
     if os.access("/usr/bin/chromium", os.X_OK):
@@ -96,7 +100,7 @@ class Lab:
             request = urllib.request.Request(
                 f"{self.base}/api/status", headers={"Authorization": f"token {self.token}"}
             )
-            with urllib.request.urlopen(request, timeout=5) as response:
+            with _LOCAL.open(request, timeout=5) as response:
                 return response.status == 200
         except (OSError, urllib.error.URLError):
             return False
@@ -133,7 +137,6 @@ def jupyter_lab(
         "JUPYTER_DATA_DIR": str(dirs["data"]),
         "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
         "IPYTHONDIR": str(dirs["ipython"]),
-        "JUPYTER_PLATFORM_DIRS": "1",
         # the kernels import the effmnist of the repository under test
         "PYTHONPATH": os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])]),
         **env,
@@ -194,7 +197,7 @@ def _stop(lab: Lab, runtime_dir: Path) -> None:
                 method="POST",
                 headers={"Authorization": f"token {lab.token}"},
             )
-            urllib.request.urlopen(request, timeout=30).close()
+            _LOCAL.open(request, timeout=30).close()
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
