@@ -1,11 +1,17 @@
-"""pytest set-up for the notebooks: nbval compares outputs after sanitizing them.
+"""pytest set-up: nbval's sanitizing rules, and which tests are slow.
 
 `notebooks/sanitize.cfg` lists the regexes that mask what differs between machines and runs
 (seconds, progress-bar rates, memory addresses, paths); the notebooks assert their own
 numerical claims, so masked numbers are still checked.
+
+Slow tests (marker `slow`, deselect with `-m "not slow"`): every notebook cell nbval runs, every
+test that uses the fully trained `reference` model, and the tests marked by hand (whole trainings,
+notebooks run as Colab would, the browser).
 """
 
 from pathlib import Path
+
+import pytest
 
 SANITIZE = Path(__file__).parent / "notebooks" / "sanitize.cfg"
 
@@ -15,6 +21,12 @@ def pytest_configure(config):
     if hasattr(opt, "nbval_sanitize_with") and not opt.nbval_sanitize_with:
         opt.nbval_sanitize_with = str(SANITIZE)
     if hasattr(opt, "nbval_current_env"):
-        opt.nbval_current_env = (
-            True  # run notebooks in this interpreter, whatever kernels are installed
-        )
+        # run notebooks in this interpreter, whatever kernels are installed
+        opt.nbval_current_env = True
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        notebook_cell = type(item).__module__.startswith("nbval")
+        if notebook_cell or "reference" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -153,6 +153,7 @@ def run_ablations(
     for g, v, s in todo:  # a recipe's name takes no part in equality
         unique.setdefault((variant_recipe(g, v), s), (g, v, s))
     threads = torch.get_num_threads() if jobs == 1 else max(1, torch.get_num_threads() // jobs)
+    made_by = provenance(seeds, command, jobs=jobs, threads=threads)  # the code as it starts
 
     def done(row: dict) -> None:
         log(
@@ -165,7 +166,7 @@ def run_ablations(
     rows = [
         dict(trained[unique[(variant_recipe(g, v), s)]], group=g, variant=v) for g, v, s in todo
     ]
-    return {"provenance": provenance(seeds, command, jobs=jobs, threads=threads), "rows": rows}
+    return {"provenance": made_by, "rows": rows}
 
 
 def _run_cells(todo: list[tuple[str, str, int]], splits: Splits, jobs: int, threads: int, done):

@@ -213,3 +213,32 @@ def format_verdicts(results: dict, measured: bool = False, alpha: float = ALPHA)
     )
     lines += [textwrap.fill(note, width=96, subsequent_indent="  ") for note in notes]
     return "\n".join(lines)
+
+
+def recipes_table(results: dict, confirm_from: int = 5) -> str:
+    """The named recipes as a Markdown table: parameters, validation accuracy over all seeds, and
+    test accuracy on seeds below ``confirm_from`` and, separately, on the held-out seeds from it
+    (mean ± std over seeds, in percent). The README's results table is this, for the committed
+    results (a test checks they agree)."""
+
+    def cell(values: list[float]) -> str:
+        if not values:
+            return "-"
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{100 * statistics.mean(values):.2f} ± {100 * spread:.2f}% (n={len(values)})"
+
+    lines = [
+        "| recipe | parameters | validation, all seeds | test, seeds "
+        f"0-{confirm_from - 1} | test, held-out seeds {confirm_from}+ |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, runs in runs_by_seed(results["rows"], RECIPE_GROUP, "val_accuracy").items():
+        tests = runs_by_seed(results["rows"], RECIPE_GROUP, "test_accuracy")[name]
+        params = next(r["params"] for r in results["rows"] if r["group"] == RECIPE_GROUP
+                      and r["variant"] == name)  # fmt: skip
+        lines.append(
+            f"| {name} | {params:,} | {cell(list(runs.values()))} "
+            f"| {cell([a for s, a in tests.items() if s < confirm_from])} "
+            f"| {cell([a for s, a in tests.items() if s >= confirm_from])} |"
+        )
+    return "\n".join(lines)

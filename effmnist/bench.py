@@ -131,3 +131,78 @@ def profile_training(splits: Splits, n_images: int = 6_400, row_limit: int = 12)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         train("reference", subset, progress=False, evaluate_test=False)
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=row_limit)
+
+
+# --- the whole command, process against process ------------------------------------------------
+
+WHOLE = {
+    "seed-style script": ["-m", "effmnist.seed_style"],
+    "effmnist train": ["-m", "effmnist", "train", "--no-progress"],
+}
+
+
+def run_whole(data_dir: str, repeats: int = 5, log=print) -> dict:
+    """Wall time of whole processes, interleaved ``repeats`` times: the reference's script
+    written the usual way (:mod:`effmnist.seed_style`) and ``python -m effmnist train``.
+
+    For effmnist's command, its metrics say where the time went: data (load and verify),
+    the training loop, evaluation; the rest of the wall time is the interpreter, imports and
+    start-up, measured as wall time minus the command's own.
+    """
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    from pathlib import Path
+
+    walls: dict[str, list[float]] = {name: [] for name in WHOLE}
+    parts: dict[str, list[float]] = {"start-up and imports": [], "data": [], "training loop": [],
+                                     "evaluation": [], "other": []}  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        metrics_path = Path(tmp) / "metrics.json"
+        for r in range(repeats):
+            for name, args in WHOLE.items():
+                extra = ["--metrics-json", str(metrics_path)] if name == "effmnist train" else []
+                start = time.perf_counter()
+                proc = subprocess.run(
+                    [sys.executable, *args, "--data-dir", str(data_dir), *extra],
+                    capture_output=True, text=True,
+                )  # fmt: skip
+                wall = time.perf_counter() - start
+                if proc.returncode not in (0, 1):  # train exits 1 when it misses its target
+                    raise RuntimeError(f"{name} failed:\n{proc.stderr[-2000:]}")
+                walls[name].append(wall)
+                if extra:
+                    m = json.loads(metrics_path.read_text())
+                    parts["start-up and imports"].append(wall - m["command_seconds"])
+                    parts["data"].append(m["data_seconds"])
+                    parts["training loop"].append(m["train_seconds"])
+                    parts["evaluation"].append(m["eval_seconds"])
+                    parts["other"].append(
+                        m["command_seconds"]
+                        - m["data_seconds"] - m["train_seconds"] - m["eval_seconds"]
+                    )  # fmt: skip
+                log(f"  repeat {r + 1}/{repeats}  {name:<18} {wall:6.2f} s")
+    medians = {name: statistics.median(w) for name, w in walls.items()}
+    return {
+        "repeats": repeats, "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "cpu": cpu_name(), "wall_seconds": walls, "median_seconds": medians,
+        "ratio": medians["effmnist train"] / medians["seed-style script"],
+        "breakdown_median_seconds": {k: statistics.median(v) for k, v in parts.items()},
+    }  # fmt: skip
+
+
+def format_whole(report: dict) -> str:
+    """The whole-process comparison and where effmnist's time goes, as text."""
+    lines = [
+        f"torch {report['torch']}, {report['threads']} threads, {report['cpu']}",
+        f"whole process, median of {report['repeats']} interleaved runs:",
+    ]
+    for name, seconds in report["median_seconds"].items():
+        lines.append(f"  {name:<20}{seconds:8.2f} s")
+    lines.append(f"  ratio effmnist / seed-style: {report['ratio']:.2f}")
+    lines.append("where `python -m effmnist train` spends its time (medians):")
+    for part, seconds in report["breakdown_median_seconds"].items():
+        lines.append(f"  {part:<22}{seconds:8.2f} s")
+    return "\n".join(lines)

@@ -148,3 +148,44 @@ def accuracy_vs_parameters(points: Sequence[Mapping]) -> Figure:
     ax.legend(loc="lower right")
     ax.set_title("One epoch of training: accuracy against model size")
     return fig
+
+
+@legible
+def validation_vs_parameters(points: Sequence[Mapping], budget: int | None = 25_000) -> Figure:
+    """Validation accuracy against parameter count (log axis), one labelled point per model.
+
+    Each point is a mapping with ``label``, ``params`` and ``val_accuracy`` (a fraction), e.g.
+    ``{"label": "MLP", **result.metrics()}`` for a :class:`effmnist.train.TrainResult`. A
+    dashed line marks the parameter ``budget`` (None: no line).
+    """
+    import matplotlib.ticker
+
+    if not points:
+        raise ValueError("validation_vs_parameters needs at least one point")
+    fig = _figure(11, 5.5)
+    ax = fig.subplots()
+    for i, p in enumerate(points):
+        acc = 100 * p["val_accuracy"]
+        ax.scatter([p["params"]], [acc], s=110, color=f"C{i % 10}", zorder=3, gid="model")
+        ax.annotate(
+            f"{p['label']}\n{acc:.2f}%, {p['params']:,} params",
+            (p["params"], acc), textcoords="offset points", xytext=(-12, 10),
+            ha="right", va="bottom", fontsize=12,
+        )  # fmt: skip
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    params = [p["params"] for p in points] + ([budget] if budget else [])
+    ax.set_xlim(min(params) / 3, max(params) * 1.6)
+    accs = [100 * p["val_accuracy"] for p in points]
+    spread = max(accs) - min(accs)
+    ax.set_ylim(min(accs) - max(0.5, 0.6 * spread), min(100.0, max(accs) + max(0.5, 0.35 * spread)))
+    if budget:
+        ax.axvline(budget, color="black", linestyle="--", linewidth=1,
+                   label=f"{budget:,}-parameter budget")  # fmt: skip
+        ax.legend(loc="lower right")
+    ax.set_xlabel("trainable parameters (log scale)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title("Accuracy against model size, each model trained the same way")
+    return fig

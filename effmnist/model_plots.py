@@ -1,16 +1,19 @@
-"""Figures of a trained model: its filters, feature maps, mistakes and confusions (notebook 04).
+"""Figures of a trained model: its filters, feature maps, mistakes, confusions, class activation
+maps and calibration (notebook 04).
 
 Built in the one figure style of :mod:`effmnist.plots`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 from matplotlib.colors import LogNorm
 
+from .calibration import Reliability
+from .cam import upsample
 from .evaluate import eval_mode
 from .plots import Figure, _bare, _figure, _images, legible
 
@@ -162,5 +165,156 @@ def per_class_accuracy_bars(accuracy: torch.Tensor, overall: float | None = None
     ax.set_ylabel("accuracy (%)")
     ax.set_title(
         "Accuracy per digit" + (f" (the axis starts at {bottom:g}%)" if bottom > 0 else "")
+    )
+    return fig
+
+
+def _cell_jump(side: int, image_side: int = 28) -> int:
+    """The distance in pixels between neighbouring cells of a ``side`` x ``side`` map made from
+    the image by 3x3 convs (padding 1: they keep the grid) and 2x2 max-pools (each halves the
+    map and doubles the distance). Cell ``j`` is then centred on pixel ``(jump - 1) / 2 + j *
+    jump``: the reference's 3x3 map has cells 8 pixels apart, centred on pixels 3.5, 11.5 and
+    19.5."""
+    pools = 0
+    while image_side >> pools > side:
+        pools += 1
+    if image_side >> pools != side:
+        raise ValueError(f"a {side}x{side} map is not {image_side} halved a whole number of times")
+    return 2**pools
+
+
+@legible
+def cam_grid(
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    title: str = "Class activation maps",
+) -> Figure:
+    """Each digit (a column) with the class activation map of its predicted class over it, and,
+    when it is misclassified, the map of its true class below.
+
+    ``maps`` (N, 10, h, w) and ``logits`` (N, 10) come from
+    :func:`effmnist.cam.class_activation_maps` for ``images`` (N, 1, 28, 28); ``labels`` (N,).
+    A map is drawn where its cells really sit: each cell enlarged smoothly (bilinear) over the
+    pixels around its centre, so a 3x3 map covers pixels 0-23 (the pool that makes it drops the
+    last row and column of the 7x7 map); thin lines mark the cells. Red is evidence for the
+    class, blue against it, on one scale for the whole figure; a caption's logit is its map's
+    mean.
+    """
+    x = _images(images)
+    maps = torch.as_tensor(maps).detach().cpu().double()
+    logits = torch.as_tensor(logits).detach().cpu().double()
+    labels = torch.as_tensor(labels).cpu().long()
+    n, side = len(x), maps.shape[-1]
+    jump = _cell_jump(side)
+    covered = side * jump  # pixels 0 .. covered - 1 lie under the map
+    extent = (-0.5, covered - 0.5, covered - 0.5, -0.5)
+    preds = logits.argmax(dim=1)
+    confidence = logits.softmax(dim=1).max(dim=1).values
+    wrong = preds != labels
+    rows = 3 if bool(wrong.any()) else 2
+    limit = float(maps[torch.arange(n), preds].abs().max())
+    if rows == 3:
+        limit = max(limit, float(maps[torch.arange(n), labels].abs().max()))
+    limit = limit or 1.0
+    fig = _figure(1.9 * n + 1.6, 2.15 * rows + 1.1)
+    axes = fig.subplots(rows, n, squeeze=False)
+    image = None
+    for col in range(n):
+        t, p = int(labels[col]), int(preds[col])
+        ax = axes[0][col]
+        _bare(ax)
+        ax.imshow(x[col], cmap="gray_r")
+        ax.set_title(
+            f"true {t} → {p}\n{float(confidence[col]):.0%}",
+            fontsize=13,
+            color="darkred" if p != t else "black",
+        )
+        for row, cls in ((1, p), (2, t)):
+            if row >= rows:
+                continue
+            ax = axes[row][col]
+            _bare(ax)
+            if row == 2 and t == p:
+                ax.set_visible(False)
+                continue
+            cam = maps[col, cls]
+            ax.imshow(x[col], cmap="gray_r")
+            image = ax.imshow(
+                upsample(cam[None, None].float(), covered)[0, 0].numpy(),
+                cmap="RdBu_r",
+                vmin=-limit,
+                vmax=limit,
+                alpha=0.65,
+                extent=extent,
+            )
+            for edge in np.arange(1, side) * jump - 0.5:
+                ax.axhline(edge, xmax=covered / 28, color="0.4", linewidth=0.6)
+                ax.axvline(edge, ymin=1 - covered / 28, color="0.4", linewidth=0.6)
+            ax.set_xlim(-0.5, 27.5)
+            ax.set_ylim(27.5, -0.5)
+            ax.set_title(f"class {cls}: {float(cam.mean()):.1f}", fontsize=13)
+    names = ("digit", "map of the\npredicted class", "map of the\ntrue class")
+    for row in range(rows):
+        axes[row][0].set_ylabel(names[row], fontsize=13)
+    fig.colorbar(image, ax=axes[1:], shrink=0.85, label="evidence (logit units)")
+    fig.supxlabel(
+        f"each map is {side}x{side} cells, enlarged; a caption's number is the map's mean,"
+        " which is that class's logit"
+    )
+    fig.suptitle(title)
+    return fig
+
+
+@legible
+def reliability_diagram(reliabilities: Mapping[str, Reliability]) -> Figure:
+    """One column per model: accuracy against confidence per bin (top), predictions per bin
+    (bottom, log scale).
+
+    ``reliabilities`` maps a name to an :class:`effmnist.calibration.Reliability`. Bars are
+    each bin's accuracy; a black tick marks its mean confidence, so the distance from the bar's
+    top to the tick is the bin's calibration gap (bar above the tick: under-confident, below:
+    over-confident). The dashed diagonal is perfect calibration.
+    """
+    n = len(reliabilities)
+    fig = _figure(5.6 * n + 0.6, 8.2)
+    axes = fig.subplots(2, n, squeeze=False, height_ratios=(3, 1.3), sharex=True)
+    for col, (name, rel) in enumerate(reliabilities.items()):
+        edges = rel.edges.double().numpy()
+        counts = rel.counts.numpy()
+        full = counts > 0
+        centres, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+        top, bottom = axes[0][col], axes[1][col]
+        top.bar(
+            centres[full],
+            rel.accuracy.numpy()[full],
+            width[full] * 0.92,
+            color="tab:blue",
+            alpha=0.75,
+            label="accuracy in the bin",
+        )
+        top.scatter(
+            centres[full],
+            rel.confidence.numpy()[full],
+            marker="_",
+            s=500,
+            linewidths=3,
+            color="black",
+            zorder=3,
+            label="mean confidence in the bin",
+        )
+        top.plot([0, 1], [0, 1], "--", color="gray", linewidth=1.5, label="perfect calibration")
+        top.set_xlim(0, 1)
+        top.set_ylim(0, 1.02)
+        top.set_ylabel("accuracy")
+        top.set_title(f"{name}: ECE {rel.ece:.2%}")
+        bottom.bar(centres[full], counts[full], width[full] * 0.92, color="tab:gray")
+        bottom.set_yscale("log")
+        bottom.set_xlabel("confidence (the top probability)")
+        bottom.set_ylabel("predictions")
+    axes[0][0].legend(loc="upper left", fontsize=11)
+    fig.suptitle(
+        "Reliability diagrams: is a prediction made with confidence c right a fraction c of the time?"
     )
     return fig

@@ -35,8 +35,8 @@ def in_notebook() -> bool:
 class TextBar:
     """tqdm's bar as one line of text, redrawn in place through an IPython display handle.
 
-    ``show(text)`` is called on the first draw and returns an object with ``update(text)``
-    (IPython's ``DisplayHandle``); it is a parameter so that tests can record the frames.
+    ``show(text)`` is called on the first draw and returns an object with ``update(text)``;
+    it is a parameter so that tests can record the frames.
     """
 
     def __init__(self, total: int, desc: str, unit: str = "batch", show=None, every: float = 0.2):
@@ -69,10 +69,20 @@ class TextBar:
         self._handle.update(self.text())
 
 
-def _ipython_show(text: str):
-    from IPython.display import display
+class _Line:
+    """One line of plain text in a notebook, redrawn in place (an IPython display handle)."""
 
-    return display({"text/plain": text}, raw=True, display_id=True)
+    def __init__(self, text: str):
+        from IPython.display import display
+
+        self.handle = display({"text/plain": text}, raw=True, display_id=True)
+
+    def update(self, text: str) -> None:
+        self.handle.update({"text/plain": text}, raw=True)
+
+
+def _ipython_show(text: str) -> _Line:
+    return _Line(text)
 
 
 def progress_bar(total: int, desc: str, unit: str = "batch") -> Bar:

@@ -10,6 +10,7 @@ from effmnist.cli import main
 from effmnist.recipe import Recipe, get_recipe
 
 
+@pytest.mark.slow
 def test_train_end_to_end_meets_the_target_and_writes_metrics(tmp_path, mnist_root):
     metrics_path, ckpt = tmp_path / "m.json", tmp_path / "model.pt"
     proc = subprocess.run(
@@ -40,9 +41,14 @@ def test_train_end_to_end_meets_the_target_and_writes_metrics(tmp_path, mnist_ro
         "val_accuracy",
         "test_accuracy",
         "train_seconds",
+        "eval_seconds",
         "seed",
         "recipe",
+        "data_seconds",
+        "command_seconds",
     }
+    parts = metrics["data_seconds"] + metrics["train_seconds"] + metrics["eval_seconds"]
+    assert 0 < parts <= metrics["command_seconds"]
     assert metrics["params"] == 24_048 and metrics["seed"] == 0
     assert Recipe.from_dict(metrics["recipe"]) == get_recipe("reference")  # the full recipe
     # a Windows console (cp1252) can print everything the command prints when redirected

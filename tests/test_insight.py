@@ -42,8 +42,10 @@ def test_each_class_activation_map_averages_to_its_logit():
     images = torch.randn(4, 1, 28, 28)
     maps, logits = class_activation_maps(model, images)
     assert maps.shape == (4, 10, 3, 3) and model.training
+    in_batches, _ = class_activation_maps(model, images, batch_size=3)  # 3 + 1
+    assert torch.allclose(in_batches, maps, atol=1e-6)
     assert torch.allclose(maps.mean(dim=(2, 3)), logits, atol=1e-5)
-    assert upsample(maps).shape == (4, 10, 28, 28)
+    assert upsample(maps).shape == (4, 10, 24, 24) and upsample(maps, 28).shape[-1] == 28
     with pytest.raises(ValueError, match="GAP head"):
         class_activation_maps(EfficientMNIST(ModelConfig(head="flatten")), images)
 
