@@ -82,8 +82,8 @@ SEARCH: dict[str, dict] = {
 }
 
 
-# Issue: what makes the best recipe better still? Three candidates the search did not try, each
-# changing the best recipe; compared paired on validation over 10 seeds (``--groups finalists``).
+# What makes the best recipe better still? Candidates the search did not try (TTA, EMA, shifts), each
+# changing the best recipe; compared paired on validation (``--groups finalists``; seeds 0-4).
 FINALISTS_GROUP = "finalists"
 FINALISTS: dict[str, dict] = {
     "best recipe": {},

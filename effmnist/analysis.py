@@ -59,8 +59,10 @@ def _pct(x: float, width: int, measured: bool, sign: str = "") -> str:
 def format_summary(results: dict, measured: bool = False) -> str:
     """The summary as a fixed-width table (accuracies in percent, mean ± std over seeds).
 
-    ``measured=True`` writes each accuracy as ``~98.62``, the notebooks' mark for a number measured
-    on this run (nbval masks it); committed results are printed as they are.
+    A variant with runs that failed to train (validation below ``FAILURE_THRESHOLD``) is shown
+    by its failure count, not by a mean and std of two different outcomes. ``measured=True``
+    writes each accuracy as ``~98.62``, the notebooks' mark for a number measured on this run
+    (nbval masks it); committed results are printed as they are.
     """
     summary = summarize(results)
     w = max([26] + [len(s["variant"]) + 2 for s in summary])
@@ -70,6 +72,13 @@ def format_summary(results: dict, measured: bool = False) -> str:
         f"{'validation %, mean ± std':>{col}}{'test %, mean ± std':>{col}}"
     ]
     for s in summary:
+        runs = runs_by_seed(results["rows"], s["group"])[s["variant"]].values()
+        failed, n = count_failures(runs, FAILURE_THRESHOLD)
+        if failed:
+            mark = "~" if measured else ""
+            counts = f"{mark}{failed} of {n} runs failed to train (val < {FAILURE_THRESHOLD:.0%})"
+            lines.append(f"{s['group']:<18}{s['variant']:<{w}}{s['params']:>8,}    {counts}")
+            continue
         lines.append(
             f"{s['group']:<18}{s['variant']:<{w}}{s['params']:>8,}"
             f"{_pct(s['val_mean'], 18, measured)} ± {_pct(s['val_std'], 5, measured)}"

@@ -261,7 +261,8 @@ def test_measured_tables_mark_every_number_and_keep_the_columns(table):
         if not first <= k < first + n_rows:
             assert "~" not in m  # title, header, footer: nothing measured
         elif table is analysis.format_summary:
-            assert m.count("~") == 4  # mean and std, validation and test
+            # mean and std, validation and test; or the count of failed runs
+            assert m.count("~") == (1 if "failed to train" in m else 4)
         elif "failed to train" in m:
             assert m.count("~") == 2  # wins and the failure count
         else:
@@ -339,3 +340,10 @@ def test_format_whole_shows_both_medians_the_ratio_and_the_breakdown():
     text = format_whole(report)
     assert "seed-style script      20.00 s" in text and "ratio effmnist / seed-style: 0.42" in text
     assert "training loop" in text and "start-up and imports" in text
+
+
+def test_summary_counts_failed_runs_instead_of_averaging_them():
+    rows = _rows("base", [0.98, 0.981, 0.982]) + _rows("bimodal", [0.95, 0.097, 0.96])
+    text = analysis.format_summary({"rows": rows})
+    assert "1 of 3 runs failed to train (val < 50%)" in text
+    assert "± 50" not in text and text.count("±") == 2 + 2  # header 2, the steady variant 2

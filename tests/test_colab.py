@@ -61,6 +61,10 @@ from google.colab import _log
 
 def enable_custom_widget_manager():
     _log("output.enable_custom_widget_manager")
+
+
+class _widgets:  # what anywidget reads on Colab: where Colab's widget manager is served from
+    _installed_url = "https://colab.example/custom-widget-manager.js"
 '''
 
 
