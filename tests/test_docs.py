@@ -58,3 +58,8 @@ def test_the_best_recipe_falls_short_of_the_aim_as_results_md_says():
     for seeds in (range(0, 5), range(5, 10)):
         tests = [r["test_accuracy"] for r in rows if r["seed"] in seeds]
         assert tests and sum(tests) / len(tests) < 0.993
+
+
+def test_the_profile_in_speed_md_is_the_committed_one():
+    expected = "```\n" + ablate.committed_results("bench")["profile"].rstrip() + "\n```"
+    assert _block(ROOT / "docs" / "speed.md", "bench-profile") == expected
