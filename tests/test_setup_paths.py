@@ -121,3 +121,18 @@ def test_the_wheel_ships_the_results_the_notebooks_read(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for result in ("ablations", "search", "bench"):
         assert f"effmnist/results/{result}.json" in names
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is new in Python 3.11")
+def test_pillow_lower_bound_covers_what_the_code_calls():
+    """`ImageFont.load_default(size=...)` (effmnist.synthetic) is new in Pillow 10.1: a lower
+    bound below it would install a Pillow on which notebook 06 fails."""
+    import tomllib
+
+    assert "load_default(size=" in (ROOT / "effmnist" / "synthetic.py").read_text()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (pillow,) = [Requirement(d) for d in project["dependencies"] if d.startswith("pillow")]
+    lowest = min(s.version for s in pillow.specifier if s.operator == ">=")
+    from packaging.version import Version
+
+    assert Version(lowest) >= Version("10.1")
