@@ -16,18 +16,6 @@ from effmnist.model import EfficientMNIST, ModelConfig
 from effmnist.recipe import Recipe, get_recipe
 
 
-def _small(splits, n_train=6_400):
-    """The first n_train training images, the full validation set, and a 2k test slice."""
-    return data.Splits(
-        splits.train_x[:n_train],
-        splits.train_y[:n_train],
-        splits.val_x,
-        splits.val_y,
-        splits.test_x[:2000],
-        splits.test_y[:2000],
-    )
-
-
 def test_checkpoint_round_trip_gives_identical_predictions(tmp_path, splits):
     torch.manual_seed(0)
     model = EfficientMNIST().eval()
@@ -42,7 +30,7 @@ def test_checkpoint_round_trip_gives_identical_predictions(tmp_path, splits):
 
 def test_load_or_train_trains_once_then_loads(tmp_path, splits):
     path = tmp_path / "checkpoints" / "model.pt"
-    model, metrics = load_or_train(path, "reference", _small(splits, 3_200), seed=3)
+    model, metrics = load_or_train(path, "reference", splits.take(3_200, n_test=2000), seed=3)
     assert path.exists() and metrics["val_accuracy"] > 0.5 and metrics["params"] == 24_048
     saved_at = path.stat().st_mtime_ns
     again, metrics_again = load_or_train(
@@ -86,7 +74,7 @@ def test_missing_or_foreign_checkpoint_gives_a_clear_error(tmp_path):
 
 def test_a_checkpoint_says_how_it_was_made(tmp_path, splits):
     path = tmp_path / "model.pt"
-    load_or_train(path, "reference", _small(splits, 640), seed=5)
+    load_or_train(path, "reference", splits.take(640, n_test=2000), seed=5)
     _, metrics = load_checkpoint(path)
     assert Recipe.from_dict(metrics["recipe"]) == get_recipe("reference")
     assert metrics["seed"] == 5

@@ -9,19 +9,12 @@ import torch
 from effmnist import baselines
 from effmnist.calibration import expected_calibration_error, reliability
 from effmnist.cam import class_activation_maps, upsample
-from effmnist.data import MEAN, STD, Splits
+from effmnist.data import MEAN, STD
 from effmnist.evaluate import predict, predict_tta, shift
 from effmnist.lr_range import lr_range_test
 from effmnist.model import EfficientMNIST, ModelConfig, count_parameters
 from effmnist.recipe import get_recipe
 from effmnist.train import train
-
-
-def _small(splits, n_train):
-    return Splits(
-        splits.train_x[:n_train], splits.train_y[:n_train], splits.val_x[:2000],
-        splits.val_y[:2000], splits.test_x[:1000], splits.test_y[:1000],
-    )  # fmt: skip
 
 
 def test_baselines_have_the_parameter_counts_their_docstrings_give():
@@ -31,7 +24,9 @@ def test_baselines_have_the_parameter_counts_their_docstrings_give():
 
 
 def test_train_trains_any_model_the_same_way(splits):
-    result = train("reference", _small(splits, 3_200), make_model=baselines.mlp, progress=False)
+    result = train(
+        "reference", splits.take(3_200, 2000, 1000), make_model=baselines.mlp, progress=False
+    )
     assert result.params == 23_860 and len(result.history["loss"]) == 50
     assert result.val_accuracy > 0.6  # chance is 0.1
 
@@ -64,7 +59,7 @@ def test_reliability_and_ece_on_a_hand_computed_case():
 
 
 def test_lr_range_test_grows_the_rate_geometrically_and_stops_on_divergence(splits):
-    small = _small(splits, 6_400)
+    small = splits.take(6_400, 2000, 1000)
     run = lr_range_test(get_recipe("reference"), small, start=1e-4, end=1e-1, steps=50)
     assert len(run.lrs) == 50 and not run.diverged
     assert run.lrs[0] == pytest.approx(1e-4) and run.lrs[-1] == pytest.approx(1e-1)

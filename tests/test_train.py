@@ -2,25 +2,12 @@ import dataclasses
 
 import pytest
 
-from effmnist import data
 from effmnist.recipe import RecipeError, get_recipe
 from effmnist.train import train
 
 
-def _small(splits, n_train=6_400):
-    """The first n_train training images, the full validation set, and a 2k test slice."""
-    return data.Splits(
-        splits.train_x[:n_train],
-        splits.train_y[:n_train],
-        splits.val_x,
-        splits.val_y,
-        splits.test_x[:2000],
-        splits.test_y[:2000],
-    )
-
-
 def test_same_seed_gives_the_same_losses_and_another_seed_does_not(splits):
-    small = _small(splits, 1_280)
+    small = splits.take(1_280, n_test=2000)
     a, b, c = (
         train("reference", small, seed=s, progress=False, evaluate_test=False) for s in (7, 7, 8)
     )
@@ -29,7 +16,9 @@ def test_same_seed_gives_the_same_losses_and_another_seed_does_not(splits):
 
 
 def test_reference_schedule_anneals_from_0015_to_0001(splits):
-    result = train("reference", _small(splits, 3_200), seed=0, progress=False, evaluate_test=False)
+    result = train(
+        "reference", splits.take(3_200, n_test=2000), seed=0, progress=False, evaluate_test=False
+    )
     lr = result.history["lr"]
     assert len(lr) == 50 and lr[0] == pytest.approx(0.015)
     assert all(x >= y for x, y in zip(lr, lr[1:], strict=False)) and lr[-1] == pytest.approx(
@@ -38,7 +27,7 @@ def test_reference_schedule_anneals_from_0015_to_0001(splits):
 
 
 def test_a_short_run_on_real_data_learns_far_above_chance(splits):
-    result = train("reference", _small(splits), seed=0, progress=False)
+    result = train("reference", splits.take(6_400, n_test=2000), seed=0, progress=False)
     assert result.params == 24_048
     assert result.val_accuracy > 0.9 and result.test_accuracy > 0.9  # chance is 0.1
 
@@ -46,9 +35,9 @@ def test_a_short_run_on_real_data_learns_far_above_chance(splits):
 def test_zero_epochs_is_a_clear_error_not_an_unbound_variable(splits):
     # before: train() ran no epoch and failed with UnboundLocalError on `train_acc`
     with pytest.raises(RecipeError, match="epochs must be a positive integer"):
-        train(dataclasses.replace(get_recipe("reference"), epochs=0), _small(splits, 640))
+        train(dataclasses.replace(get_recipe("reference"), epochs=0), splits.take(640, n_test=2000))
 
 
 def test_two_epochs_run_twice_the_batches(splits):
-    result = train(get_recipe("reference", epochs=2), _small(splits, 640), progress=False)
+    result = train(get_recipe("reference", epochs=2), splits.take(640, n_test=2000), progress=False)
     assert len(result.history["loss"]) == 2 * 10
