@@ -19,6 +19,7 @@ from torch import nn
 from .data import Splits, TensorLoader
 from .model import EfficientMNIST
 from .recipe import Recipe
+from .train import make_optimizer
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,7 @@ def lr_range_test(
         raise ValueError("need 0 < start < end and at least 2 steps")
     torch.manual_seed(seed)
     model = EfficientMNIST(recipe.model).train()
-    optimizer_cls = torch.optim.AdamW if recipe.optimizer == "adamw" else torch.optim.Adam
-    optimizer = optimizer_cls(model.parameters(), lr=start, weight_decay=recipe.weight_decay)
+    optimizer = make_optimizer(model, recipe, fused=False)  # its rate is set before each step
     loader = TensorLoader(
         splits.train_x, splits.train_y, recipe.batch_size, shuffle=True, seed=seed
     )
