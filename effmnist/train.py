@@ -195,29 +195,80 @@ def train(
     ``make_model`` builds another network in place of ``EfficientMNIST(recipe.model)`` (called
     after the seed is set, e.g. :func:`effmnist.baselines.mlp`), trained the same way.
     """
-    from .data import load_splits, torchvision_train_loader
+    from . import runcache
+    from .data import load_splits
 
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     device = pick_device(str(device) if device else None)
     splits = (splits or load_splits(data_dir)).to(device)
+    if pipeline not in PIPELINES:
+        raise ValueError(f"pipeline must be one of {PIPELINES}, not {pipeline!r}")
+
+    def fresh(progress: bool, evaluate_test: bool) -> TrainResult:
+        return _train(recipe, splits, seed, device, progress, evaluate_test, pipeline, make_model)
+
+    if runcache.folder() is None:
+        return fresh(progress, evaluate_test)
+    # a test suite's cache ($EFFMNIST_TRAIN_CACHE): each run trained once, then loaded
+    start = initial_model(recipe, seed, device, pipeline, make_model)
+    with runcache.locked(runcache.run_key(recipe, seed, splits, start, pipeline)) as path:
+        result = runcache.load(path, recipe, seed, start)
+        if result is None:
+            result = fresh(progress, evaluate_test=True)
+            runcache.save(path, result)
+        elif progress:  # what a fresh run leaves on screen: its finished bar
+            steps, loss = len(result.history["loss"]), result.history["loss"][-1]
+            bar = progress_bar(steps, f"training ({recipe.name})")
+            bar.update(steps)
+            bar.set_postfix(loss=f"{loss:.3f}", acc=f"{result.train_accuracy:.2%}")
+            bar.close()
+    if not evaluate_test:
+        result.test_accuracy = math.nan
+    return result
+
+
+def initial_model(
+    recipe: Recipe,
+    seed: int,
+    device: torch.device,
+    pipeline: str = "fast",
+    make_model: Callable[[], nn.Module] | None = None,
+) -> nn.Module:
+    """The seeded, untrained network that :func:`train` starts from."""
     torch.manual_seed(seed)
     model = (make_model() if make_model else EfficientMNIST(recipe.model)).to(device)
     if recipe.bn_momentum is not None:
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):
                 module.momentum = recipe.bn_momentum
+    if pipeline == "fast" and device.type in ("cpu", "cuda"):
+        # NHWC layout: oneDNN's convolutions are ~25% faster per CPU epoch than with NCHW.
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _train(
+    recipe: Recipe,
+    splits: Splits,
+    seed: int,
+    device: torch.device,
+    progress: bool,
+    evaluate_test: bool,
+    pipeline: str,
+    make_model: Callable[[], nn.Module] | None,
+) -> TrainResult:
+    """:func:`train` itself, always training (its arguments resolved)."""
+    from .data import torchvision_train_loader
+
+    model = initial_model(recipe, seed, device, pipeline, make_model)
     fast = pipeline == "fast"
     if fast:
         train_x = splits.train_x
         if device.type in ("cpu", "cuda"):
-            # NHWC layout: oneDNN's convolutions are ~25% faster per CPU epoch than with NCHW.
-            model = model.to(memory_format=torch.channels_last)
             train_x = train_x.contiguous(memory_format=torch.channels_last)
         loader = TensorLoader(train_x, splits.train_y, recipe.batch_size, shuffle=True, seed=seed)
-    elif pipeline == "conventional":
-        loader = _OnDevice(torchvision_train_loader(splits, recipe.batch_size, seed), device)
     else:
-        raise ValueError(f"pipeline must be one of {PIPELINES}, not {pipeline!r}")
+        loader = _OnDevice(torchvision_train_loader(splits, recipe.batch_size, seed), device)
     optimizer = make_optimizer(model, recipe, fused=fast)
     scheduler = make_scheduler(optimizer, recipe, recipe.epochs * len(loader))
     history: dict[str, list[float]] = {"loss": [], "acc": [], "lr": []}

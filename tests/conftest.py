@@ -35,3 +35,11 @@ def mnist(mnist_root):
     from effmnist.data import load_mnist
 
     return load_mnist(mnist_root)
+
+
+@pytest.fixture
+def fresh_training(monkeypatch):
+    """Every train() call in the test trains, bypassing the suite's run cache."""
+    from effmnist.runcache import ENV
+
+    monkeypatch.delenv(ENV, raising=False)

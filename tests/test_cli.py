@@ -11,7 +11,8 @@ from effmnist.recipe import Recipe, get_recipe
 
 
 @pytest.mark.slow
-def test_train_end_to_end_meets_the_target_and_writes_metrics(tmp_path, mnist_root):
+def test_train_end_to_end_meets_the_target_and_writes_metrics(tmp_path, mnist_root, fresh_training):
+    """The real command, really training (not the suite's run cache): its times add up."""
     metrics_path, ckpt = tmp_path / "m.json", tmp_path / "model.pt"
     proc = subprocess.run(
         [

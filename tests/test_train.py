@@ -6,7 +6,7 @@ from effmnist.recipe import RecipeError, get_recipe
 from effmnist.train import train
 
 
-def test_same_seed_gives_the_same_losses_and_another_seed_does_not(splits):
+def test_same_seed_gives_the_same_losses_and_another_seed_does_not(splits, fresh_training):
     small = splits.take(1_280, n_test=2000)
     a, b, c = (
         train("reference", small, seed=s, progress=False, evaluate_test=False) for s in (7, 7, 8)
