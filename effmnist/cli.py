@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import shlex
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -171,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    # PyTorch's first optimizer imports torch._dynamo (~1 s); import it while the data loads
+    threading.Thread(target=importlib.import_module, args=["torch._dynamo"], daemon=True).start()
     import torch
 
     from .checkpoint import default_path, save_checkpoint

@@ -106,3 +106,18 @@ def test_conventional_pipeline_refuses_a_splits_built_by_hand(splits):
     relabelled.train_y = relabelled.train_y.roll(1)
     with pytest.raises(ValueError, match="not those of"):
         data.torchvision_train_loader(relabelled)
+
+
+def test_normalize_gives_torchvisions_floats_and_leaves_its_input_alone():
+    from torchvision.transforms import Normalize, ToTensor
+
+    from effmnist.data import MEAN, STD, normalize
+
+    images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
+    tv = Normalize((MEAN,), (STD,))
+    expected = torch.stack([tv(ToTensor()(image.numpy())) for image in images])
+    assert torch.equal(normalize(images), expected)
+    floats = images.float()
+    before = floats.clone()
+    normalize(floats)  # in place on its own copy only
+    assert torch.equal(floats, before)
