@@ -46,7 +46,19 @@ def pytest_unconfigure(config):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# pytest-xdist hands out whole files in collection order (`--dist loadfile
+# --no-loadscope-reorder` in pyproject): the longest first, so that no worker is left with a
+# long file at the end while the others idle (longest-processing-time-first scheduling).
+LONGEST_FIRST = ("tests/test_colab.py", "notebooks/solutions/", "notebooks/", "tests/test_browser")
+
+
+def _run_order(item) -> int:
+    path = item.path.relative_to(item.config.rootpath).as_posix()
+    return next((i for i, p in enumerate(LONGEST_FIRST) if path.startswith(p)), len(LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=_run_order)  # stable: each file's tests keep their order
     for item in items:
         notebook_cell = type(item).__module__.startswith("nbval")
         if notebook_cell or "reference" in getattr(item, "fixturenames", ()):

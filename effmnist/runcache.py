@@ -100,6 +100,8 @@ def save(path: Path, result) -> None:
 
     payload = {
         "format": FORMAT,
+        "recipe": result.recipe.to_dict(),  # how the run was made, for whoever opens the file
+        "seed": result.seed,
         "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
         "history": result.history,
         "numbers": {name: getattr(result, name) for name in NUMBERS + TIMES},
