@@ -7,6 +7,7 @@ in notebook 03, step for step.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -27,6 +28,34 @@ PIPELINES = ("fast", "conventional")
 
 class DeviceError(RuntimeError):
     """The requested device is not available on this machine."""
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Let the C allocator keep freed memory for reuse instead of handing it back to the OS.
+
+    A training step allocates and frees tens of MB of activations. By default glibc returns
+    blocks this large to the OS at once and maps them again for the next batch, and each page
+    comes back zeroed, as a page fault: 0.6 to 1.3 million of them in one reference epoch. With
+    the mmap threshold at its 32 MB maximum and trimming at 1 GB, the freed blocks are reused:
+    about 0.25 million faults, and `python -m effmnist train` 0.8 s faster (evaluation 0.6 s
+    instead of 1.1 s; medians of 5 interleaved runs on a 2-core AMD EPYC). The process keeps
+    its peak memory. Linux with glibc only; elsewhere it does nothing. Returns whether it did.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    # the mmap threshold first: fixing either one stops glibc adjusting the other itself
+    return bool(mallopt(m_mmap_threshold, 32 * 2**20) and mallopt(m_trim_threshold, 2**30))
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -200,6 +229,8 @@ def train(
 
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     device = pick_device(str(device) if device else None)
+    if device.type == "cpu":
+        keep_freed_memory()
     splits = (splits or load_splits(data_dir)).to(device)
     if pipeline not in PIPELINES:
         raise ValueError(f"pipeline must be one of {PIPELINES}, not {pipeline!r}")
