@@ -62,14 +62,14 @@ def run_key(recipe, seed: int, splits, start: torch.nn.Module, pipeline: str) ->
     equal results."""
     fields = recipe.to_dict()
     fields.pop("name", None)  # a name does not change what is trained
-    weights = start.state_dict().values()
+    weights = list(start.state_dict().values())
     description = {
         "recipe": fields,
         "seed": seed,
         "data": data_fingerprint(splits._tensors()),
         "network": repr(start),  # the architecture, layer by layer
         "initial weights": data_fingerprint(weights),
-        "device": next(iter(weights)).device.type,
+        "device": weights[0].device.type if weights else "cpu",
         "pipeline": pipeline,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
