@@ -153,6 +153,8 @@ def jupyter_lab(
         f"--ServerApp.root_dir={root}",
         f"--LabApp.user_settings_dir={dirs['settings']}",
         f"--LabApp.workspaces_dir={workdir / 'workspaces'}",
+        # the notebooks' autosaved copies go here, not into the checkout's .ipynb_checkpoints/
+        f"--FileCheckpoints.checkpoint_dir={workdir / 'checkpoints'}",
         "--LabApp.extension_manager=readonly",  # lists installed extensions; never asks PyPI
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:

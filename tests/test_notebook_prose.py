@@ -19,7 +19,11 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").rglob("*.ipynb"))
+NOTEBOOKS = sorted(
+    path
+    for path in (Path(__file__).resolve().parents[1] / "notebooks").rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in path.parts  # Jupyter's autosaves, not ours
+)
 NUMBER = re.compile(r"(?<![\w.])[-+−]?\d[\d,]*(?:\.\d+)?")
 SERIES = re.compile(r"0\d")  # notebook numbers: 01 ... 06
 
