@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,18 @@ def test_bad_arguments_exit_2(argv, capsys):
         main(argv)
     assert exc.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+def test_the_command_exits_quickly_with_all_its_output_and_its_exit_code(mnist_root, tmp_path):
+    """`run` skips Python's teardown: the output still arrives in full through a pipe, where
+    Python buffers it (unless PYTHONUNBUFFERED is set, so here it is not)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    command = [sys.executable, "-m", "effmnist", "data", "--data-dir", str(mnist_root)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and "MNIST verified" in done.stdout, done
+    no_model = [sys.executable, "-m", "effmnist", "predict", "--checkpoint", "absent.pt", "x.png"]
+    missing = subprocess.run(no_model, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert missing.returncode == 1 and missing.stderr.startswith("error: no checkpoint"), missing
 
 
 def test_data_command_verifies(mnist_root, capsys):
