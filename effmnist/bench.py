@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import TRAIN_SIZE, Splits
+from .evaluate import eval_mode
 from .model import EfficientMNIST, ModelConfig
 from .recipe import get_recipe
 from .train import train
@@ -116,21 +117,192 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def profile_training(splits: Splits, n_images: int = 6_400, row_limit: int = 12) -> str:
-    """Where the time goes: a torch.profiler table of the fast pipeline training on ``n_images``."""
-    from torch.profiler import ProfilerActivity, profile
+def conv_peak_gflops(repeats: int = 20) -> float:
+    """This machine's practical peak: GFLOP/s of a large, compute-bound 3x3 convolution
+    (128 to 128 channels on 32 maps of 14x14, channels-last, forward), best of ``repeats``.
 
-    subset = Splits(
-        splits.train_x[:n_images],
-        splits.train_y[:n_images],
-        splits.val_x[:1000],
-        splits.val_y[:1000],
-        splits.test_x[:1000],
-        splits.test_y[:1000],
+    With that many channels oneDNN keeps the vector units busy, so the figure is what the
+    hardware gives at the current thread count, clock boost included, rather than a
+    datasheet number.
+    """
+    from time import perf_counter
+
+    conv = torch.nn.Conv2d(128, 128, 3, padding=1, bias=False).to(memory_format=torch.channels_last)
+    x = torch.randn(32, 128, 14, 14).contiguous(memory_format=torch.channels_last)
+    flops = 2 * 32 * 14 * 14 * 128 * 128 * 9
+    best = float("inf")
+    with torch.no_grad():
+        for i in range(repeats + 3):
+            start = perf_counter()
+            conv(x)
+            if i >= 3:  # the first calls set oneDNN's kernels up
+                best = min(best, perf_counter() - start)
+    return flops / best / 1e9
+
+
+OVERHEAD_PARTS = ("loss", "zero_grad", "clipping", "optimizer", "schedule", "bookkeeping")
+
+
+def step_anatomy(splits: Splits, steps: int = 100, warmup: int = 20) -> dict:
+    """Where one training step's time goes, part by part, by the wall clock.
+
+    The reference recipe on the fast path, step for step as :func:`effmnist.train.train_one_epoch`
+    runs it: each layer's forward (timed around the call) and backward (from the moment autograd
+    has the gradient of the layer's output to the moment it has the gradient of its input,
+    marked by tensor hooks; for the first convolution, until its weight's gradient is stored),
+    then the loss, zeroing the gradients, clipping, the optimizer, the schedule and the
+    bookkeeping (the batch's loss and accuracy). Medians over ``steps`` batches after ``warmup``.
+
+    ReLU runs out of place here, so that a hook can mark its input's gradient; the rest is the
+    training step itself. torch.profiler is not used for this: on a 2-core AMD EPYC it made the
+    first convolution and BatchNorm three to four times slower than they run without it.
+    """
+    from collections import defaultdict
+    from time import perf_counter
+
+    from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .data import TensorLoader
+    from .train import initial_model, keep_freed_memory, make_optimizer, make_scheduler
+
+    recipe = get_recipe("reference")
+    keep_freed_memory()
+    model = initial_model(recipe, 0, torch.device("cpu"))
+    for module in model.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    layers = [(n, m) for n, m in model.named_modules() if not any(m.children())]
+    with torch.no_grad(), eval_mode(model):  # the leaves, called in turn, are the network
+        x = probe = splits.train_x[: recipe.batch_size]
+        for _, layer in layers:
+            x = layer(x)
+        if not torch.equal(x, model(probe)):
+            raise RuntimeError("the model's forward is not its layers called in turn")
+    train_x = splits.train_x.contiguous(memory_format=torch.channels_last)
+    loader = TensorLoader(train_x, splits.train_y, recipe.batch_size, shuffle=True, seed=0)
+    if len(loader) < warmup + steps:
+        raise ValueError(f"{warmup} + {steps} steps need more than {len(loader)} batches")
+    optimizer = make_optimizer(model, recipe)
+    scheduler = make_scheduler(optimizer, recipe, len(loader))
+
+    with FlopCounterMode(display=False) as counter:  # on a copy: the count runs a real step
+        copy = initial_model(recipe, 0, torch.device("cpu"))
+        F.cross_entropy(
+            copy(train_x[: recipe.batch_size]), splits.train_y[: recipe.batch_size]
+        ).backward()
+    counts = counter.get_flop_counts()
+    flops = {n: sum(counts.get(f"{type(copy).__name__}.{n}", {}).values()) for n, _ in layers}
+
+    times: dict[str, list[float]] = defaultdict(list)
+    marks: dict[int | str, float] = {}  # when autograd has a gradient: of layer k's output, ...
+    stored = layers[0][1].weight.register_post_accumulate_grad_hook(  # ... of the first weight
+        lambda p: marks.__setitem__("first weight", perf_counter())
     )
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        train("reference", subset, progress=False, evaluate_test=False)
-    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=row_limit)
+    for i, (images, labels) in enumerate(loader):
+        if i == warmup + steps:
+            break
+        step: dict[str, float] = {}
+        start = perf_counter()
+        x, outputs = images, []
+        for name, layer in layers:
+            t = perf_counter()
+            x = layer(x)
+            step[f"{name} forward"] = perf_counter() - t
+            outputs.append(x)
+        t = perf_counter()
+        loss = F.cross_entropy(x, labels, label_smoothing=recipe.label_smoothing)
+        step["loss"] = perf_counter() - t
+        t = perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        step["zero_grad"] = perf_counter() - t
+        marks.clear()
+        for k, out in enumerate(outputs):
+            out.register_hook(lambda g, k=k: marks.__setitem__(k, perf_counter()))
+        t = perf_counter()
+        loss.backward()
+        end = perf_counter()
+        last = len(layers) - 1
+        step["loss"] += marks[last] - t
+        for k, (name, _) in enumerate(layers):
+            step[f"{name} backward"] = marks[k - 1 if k else "first weight"] - marks[k]
+        step["bookkeeping"] = end - marks["first weight"]  # autograd ending the backward pass
+        t = perf_counter()
+        nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_grad)
+        step["clipping"] = perf_counter() - t
+        t = perf_counter()
+        optimizer.step()
+        step["optimizer"] = perf_counter() - t
+        t = perf_counter()
+        scheduler.step()
+        step["schedule"] = perf_counter() - t
+        t = perf_counter()
+        (x.argmax(1) == labels).sum().item(), loss.item()
+        step["bookkeeping"] += perf_counter() - t
+        step["step"] = perf_counter() - start
+        if i >= warmup:
+            for part, seconds in step.items():
+                times[part].append(seconds)
+
+    stored.remove()
+
+    def ms(part: str) -> float:
+        return 1e3 * statistics.median(times[part])
+
+    return {
+        "steps": steps,
+        "batch_size": recipe.batch_size,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": cpu_name(),
+        "layers": [
+            {
+                "name": name,
+                "layer": type(layer).__name__,
+                "output": list(out.shape[1:]),
+                "forward_ms": ms(f"{name} forward"),
+                "backward_ms": ms(f"{name} backward"),
+                "flops": flops[name],
+            }
+            for (name, layer), out in zip(layers, outputs, strict=True)
+        ],
+        "other_ms": {part: ms(part) for part in OVERHEAD_PARTS},
+        "step_ms": ms("step"),
+        "step_flops": counter.get_total_flops(),
+        "peak_gflops": conv_peak_gflops(),
+    }
+
+
+def format_anatomy(report: dict) -> str:
+    """The step anatomy as a text table: each layer forward and backward, then the rest."""
+    lines = [
+        f"one training step (batch {report['batch_size']}), torch {report['torch']}, "
+        f"{report['threads']} threads, {report['cpu']}",
+        f"milliseconds, median of {report['steps']} steps",
+        f"{'layer':<14}{'kind':<19}{'output':<12}{'forward':>8}{'backward':>9}{'GFLOP/s':>9}",
+    ]
+    layer_ms = 0.0
+    for row in report["layers"]:
+        both = row["forward_ms"] + row["backward_ms"]
+        layer_ms += both
+        rate = f"{row['flops'] / both / 1e6:9.1f}" if row["flops"] else ""
+        shape = "x".join(str(n) for n in row["output"])
+        lines.append(
+            f"{row['name']:<14}{row['layer']:<19}{shape:<12}"
+            f"{row['forward_ms']:8.2f}{row['backward_ms']:9.2f}{rate}"
+        )
+    lines.append(f"{'all layers':<45}{layer_ms:17.2f}")
+    for part, value in report["other_ms"].items():
+        lines.append(f"{part:<45}{value:17.2f}")
+    rest = sum(report["other_ms"].values())
+    lines.append(f"{'sum of the parts':<45}{layer_ms + rest:17.2f}")
+    rate = report["step_flops"] / report["step_ms"] / 1e6
+    lines.append(f"{'whole step':<45}{report['step_ms']:17.2f}{rate:9.1f}")
+    lines.append(
+        f"a large convolution (128 to 128 channels) on this machine: {report['peak_gflops']:.0f}"
+        " GFLOP/s, the practical peak"
+    )
+    return "\n".join(lines)
 
 
 # --- the whole command, process against process ------------------------------------------------

@@ -110,7 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="interleaved repeats; medians are reported (default: 3)",
     )
     p.add_argument(
-        "--profile", action="store_true", help="also print a torch.profiler table of the fast path"
+        "--profile",
+        action="store_true",
+        help="also time one training step part by part: each layer forward and backward, "
+        "the loss, clipping, the optimizer",
     )
     p.add_argument(
         "--whole",
@@ -264,7 +267,14 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from .acquire import prepare_mnist
-    from .bench import format_report, format_whole, profile_training, run_bench, run_whole
+    from .bench import (
+        format_anatomy,
+        format_report,
+        format_whole,
+        run_bench,
+        run_whole,
+        step_anatomy,
+    )
     from .data import load_splits
 
     if args.whole:
@@ -281,9 +291,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     report = run_bench(splits, repeats=args.repeats, device=args.device)
     print(format_report(report))
     if args.profile:
-        report["profile"] = profile_training(splits)
-        print("\nWhere the time goes (fast path, 100 batches):")
-        print(report["profile"])
+        report["anatomy"] = step_anatomy(splits)
+        print("\nWhere a step's time goes (fast path):")
+        print(format_anatomy(report["anatomy"]))
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
     return 0

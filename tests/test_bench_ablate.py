@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from effmnist import ablate, analysis
-from effmnist.bench import format_report, training_flops_per_image
+from effmnist.bench import format_anatomy, format_report, step_anatomy, training_flops_per_image
 from effmnist.model import EfficientMNIST, ModelConfig, count_parameters
 from effmnist.recipe import get_recipe
 
@@ -42,6 +42,45 @@ def test_format_report_shows_the_ratio_and_gflops():
     }
     text = format_report(report)
     assert "ratio fast/conventional: 0.30" in text and "101.7" in text
+
+
+def _random_splits(n_train: int):
+    import torch
+
+    from effmnist.data import Splits
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(n_train + 128, 1, 28, 28, generator=g)
+    labels = torch.randint(0, 10, (n_train + 128,), generator=g)
+    return Splits(images[:n_train], labels[:n_train], images[-128:-64], labels[-128:-64],
+                  images[-64:], labels[-64:])  # fmt: skip
+
+
+def test_step_anatomy_times_every_layer_in_order_and_counts_every_flop():
+    report = step_anatomy(_random_splits(64 * 4), steps=3, warmup=1)
+    leaves = [n for n, m in EfficientMNIST().named_modules() if not any(m.children())]
+    rows = report["layers"]
+    assert [r["name"] for r in rows] == leaves
+    assert all(r["forward_ms"] > 0 and r["backward_ms"] > 0 for r in rows)
+    assert all(v > 0 for v in report["other_ms"].values()) and report["step_ms"] > 0
+    # the layers hold all of a step's FLOPs, as many as the whole model counts
+    assert sum(r["flops"] for r in rows) == report["step_flops"]
+    assert report["step_flops"] == 64 * training_flops_per_image(ModelConfig(), 64)
+    conv2 = rows[leaves.index("features.1.0")]
+    assert conv2["flops"] == 3 * 2 * 64 * (14 * 14) * 32 * 16 * 9  # forward, 2 gradients
+    assert conv2["output"] == [32, 14, 14] and report["peak_gflops"] > 0
+    text = format_anatomy(report)
+    assert all(name in text for name in leaves) and "whole step" in text
+
+
+def test_step_anatomy_needs_enough_batches_and_a_model_that_is_its_layers(monkeypatch):
+    with pytest.raises(ValueError, match="need more than 2 batches"):
+        step_anatomy(_random_splits(64 * 2), steps=3, warmup=1)
+    # a forward that is not the layers called in turn would make the table wrong
+    monkeypatch.setattr(EfficientMNIST, "forward", lambda self, x: -self.classifier(
+        self.dropout(self.pool(self.features(x)))))  # fmt: skip
+    with pytest.raises(RuntimeError, match="not its layers called in turn"):
+        step_anatomy(_random_splits(64 * 4), steps=3, warmup=1)
 
 
 def _fields(recipe) -> dict:

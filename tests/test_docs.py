@@ -60,6 +60,36 @@ def test_the_best_recipe_falls_short_of_the_aim_as_results_md_says():
         assert tests and sum(tests) / len(tests) < 0.993
 
 
-def test_the_profile_in_speed_md_is_the_committed_one():
-    expected = "```\n" + ablate.committed_results("bench")["profile"].rstrip() + "\n```"
-    assert _block(ROOT / "docs" / "speed.md", "bench-profile") == expected
+def test_the_step_anatomy_in_speed_md_is_the_committed_one():
+    from effmnist.bench import format_anatomy
+
+    expected = "```\n" + format_anatomy(ablate.committed_results("bench")["anatomy"]) + "\n```"
+    assert _block(ROOT / "docs" / "speed.md", "step-anatomy") == expected
+
+
+def test_what_speed_md_reads_from_the_step_table_holds_for_the_committed_one():
+    text = " ".join((ROOT / "docs" / "speed.md").read_text(encoding="utf-8").split())
+    bench = ablate.committed_results("bench")
+    anatomy, peak = bench["anatomy"], bench["anatomy"]["peak_gflops"]
+    rows = {r["name"]: r for r in anatomy["layers"]}
+    convs = [r for r in anatomy["layers"] if r["layer"] == "Conv2d"]
+
+    def ms(row):
+        return row["forward_ms"] + row["backward_ms"]
+
+    def rate(row):
+        return row["flops"] / ms(row) / 1e6
+
+    first, *others = convs
+    assert "above the 166 GFLOP/s" in text and peak > 166
+    assert "about a third of that peak" in text
+    assert 0.27 < bench["pipelines"]["fast"]["gflops"] / peak < 0.4
+    assert "run at over 70% of the peak" in text and all(rate(r) > 0.7 * peak for r in others)
+    assert "a quarter to a third of their rate" in text
+    assert 0.22 < rate(first) / min(rate(r) for r in others) < 0.36
+    assert "only 4% of the FLOPs" in text
+    assert round(100 * first["flops"] / anatomy["step_flops"]) == 4
+    assert "together take about as long as the three convolutions" in text
+    rest = sum(ms(r) for r in rows.values() if r["layer"] != "Conv2d")
+    rest += sum(anatomy["other_ms"].values())
+    assert 0.8 < rest / sum(ms(r) for r in convs) < 1.3
