@@ -140,6 +140,7 @@ def conv_peak_gflops(repeats: int = 20) -> float:
     return flops / best / 1e9
 
 
+REFERENCE = get_recipe("reference")
 OVERHEAD_PARTS = ("loss", "zero_grad", "clipping", "optimizer", "schedule", "bookkeeping")
 
 
@@ -158,93 +159,34 @@ def step_anatomy(splits: Splits, steps: int = 100, warmup: int = 20) -> dict:
     first convolution and BatchNorm three to four times slower than they run without it.
     """
     from collections import defaultdict
-    from time import perf_counter
-
-    from torch import nn
-    from torch.utils.flop_counter import FlopCounterMode
 
     from .data import TensorLoader
     from .train import initial_model, keep_freed_memory, make_optimizer, make_scheduler
 
-    recipe = get_recipe("reference")
+    recipe = REFERENCE
     keep_freed_memory()
     model = initial_model(recipe, 0, torch.device("cpu"))
     for module in model.modules():
-        if isinstance(module, nn.ReLU):
+        if isinstance(module, torch.nn.ReLU):
             module.inplace = False
-    layers = [(n, m) for n, m in model.named_modules() if not any(m.children())]
-    with torch.no_grad(), eval_mode(model):  # the leaves, called in turn, are the network
-        x = probe = splits.train_x[: recipe.batch_size]
-        for _, layer in layers:
-            x = layer(x)
-        if not torch.equal(x, model(probe)):
-            raise RuntimeError("the model's forward is not its layers called in turn")
     train_x = splits.train_x.contiguous(memory_format=torch.channels_last)
+    first = (train_x[: recipe.batch_size], splits.train_y[: recipe.batch_size])
+    layers = _layers_in_turn(model, first[0])
+    flops, step_flops = _flops_by_layer(model, *first)
     loader = TensorLoader(train_x, splits.train_y, recipe.batch_size, shuffle=True, seed=0)
     if len(loader) < warmup + steps:
         raise ValueError(f"{warmup} + {steps} steps need more than {len(loader)} batches")
     optimizer = make_optimizer(model, recipe)
     scheduler = make_scheduler(optimizer, recipe, len(loader))
 
-    with FlopCounterMode(display=False) as counter:  # on a copy: the count runs a real step
-        copy = initial_model(recipe, 0, torch.device("cpu"))
-        F.cross_entropy(
-            copy(train_x[: recipe.batch_size]), splits.train_y[: recipe.batch_size]
-        ).backward()
-    counts = counter.get_flop_counts()
-    flops = {n: sum(counts.get(f"{type(copy).__name__}.{n}", {}).values()) for n, _ in layers}
-
     times: dict[str, list[float]] = defaultdict(list)
-    marks: dict[int | str, float] = {}  # when autograd has a gradient: of layer k's output, ...
-    stored = layers[0][1].weight.register_post_accumulate_grad_hook(  # ... of the first weight
-        lambda p: marks.__setitem__("first weight", perf_counter())
-    )
     for i, (images, labels) in enumerate(loader):
         if i == warmup + steps:
             break
-        step: dict[str, float] = {}
-        start = perf_counter()
-        x, outputs = images, []
-        for name, layer in layers:
-            t = perf_counter()
-            x = layer(x)
-            step[f"{name} forward"] = perf_counter() - t
-            outputs.append(x)
-        t = perf_counter()
-        loss = F.cross_entropy(x, labels, label_smoothing=recipe.label_smoothing)
-        step["loss"] = perf_counter() - t
-        t = perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        step["zero_grad"] = perf_counter() - t
-        marks.clear()
-        for k, out in enumerate(outputs):
-            out.register_hook(lambda g, k=k: marks.__setitem__(k, perf_counter()))
-        t = perf_counter()
-        loss.backward()
-        end = perf_counter()
-        last = len(layers) - 1
-        step["loss"] += marks[last] - t
-        for k, (name, _) in enumerate(layers):
-            step[f"{name} backward"] = marks[k - 1 if k else "first weight"] - marks[k]
-        step["bookkeeping"] = end - marks["first weight"]  # autograd ending the backward pass
-        t = perf_counter()
-        nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_grad)
-        step["clipping"] = perf_counter() - t
-        t = perf_counter()
-        optimizer.step()
-        step["optimizer"] = perf_counter() - t
-        t = perf_counter()
-        scheduler.step()
-        step["schedule"] = perf_counter() - t
-        t = perf_counter()
-        (x.argmax(1) == labels).sum().item(), loss.item()
-        step["bookkeeping"] += perf_counter() - t
-        step["step"] = perf_counter() - start
+        step, outputs = _timed_step(model, layers, images, labels, optimizer, scheduler)
         if i >= warmup:
             for part, seconds in step.items():
                 times[part].append(seconds)
-
-    stored.remove()
 
     def ms(part: str) -> float:
         return 1e3 * statistics.median(times[part])
@@ -268,9 +210,90 @@ def step_anatomy(splits: Splits, steps: int = 100, warmup: int = 20) -> dict:
         ],
         "other_ms": {part: ms(part) for part in OVERHEAD_PARTS},
         "step_ms": ms("step"),
-        "step_flops": counter.get_total_flops(),
+        "step_flops": step_flops,
         "peak_gflops": conv_peak_gflops(),
     }
+
+
+def _layers_in_turn(model: torch.nn.Module, probe: torch.Tensor) -> list:
+    """``(name, layer)`` for the model's leaf layers, in the order its forward calls them
+    (checked on ``probe``: calling them in turn must give the model's output)."""
+    layers = [(n, m) for n, m in model.named_modules() if not any(m.children())]
+    with torch.no_grad(), eval_mode(model):
+        x = probe
+        for _, layer in layers:
+            x = layer(x)
+        if not torch.equal(x, model(probe)):
+            raise RuntimeError("the model's forward is not its layers called in turn")
+    return layers
+
+
+def _flops_by_layer(model, images, labels) -> tuple[dict[str, int], int]:
+    """FLOPs of one training step per leaf layer, and in all (FlopCounterMode, on a copy)."""
+    from copy import deepcopy
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    copy = deepcopy(model)
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(copy(images), labels).backward()
+    counts = counter.get_flop_counts()
+    prefix = type(copy).__name__
+    leaves = [n for n, m in copy.named_modules() if not any(m.children())]
+    return {n: sum(counts.get(f"{prefix}.{n}", {}).values()) for n in leaves}, (
+        counter.get_total_flops()
+    )
+
+
+def _timed_step(model, layers, images, labels, optimizer, scheduler):
+    """One step of the reference recipe as train_one_epoch takes it, each part timed:
+    ``({part: seconds}, the layers' outputs)``."""
+    from time import perf_counter
+
+    step: dict[str, float] = {}
+    start = perf_counter()
+    x, outputs = images, []
+    for name, layer in layers:
+        t = perf_counter()
+        x = layer(x)
+        step[f"{name} forward"] = perf_counter() - t
+        outputs.append(x)
+    t = perf_counter()
+    loss = F.cross_entropy(x, labels, label_smoothing=REFERENCE.label_smoothing)
+    step["loss"] = perf_counter() - t
+    t = perf_counter()
+    optimizer.zero_grad(set_to_none=True)
+    step["zero_grad"] = perf_counter() - t
+
+    marks: dict[int | str, float] = {}  # when autograd has the gradient of layer k's output
+    for k, out in enumerate(outputs):
+        out.register_hook(lambda g, k=k: marks.__setitem__(k, perf_counter()))
+    stored = layers[0][1].weight.register_post_accumulate_grad_hook(  # the first layer's end
+        lambda p: marks.__setitem__("first weight", perf_counter())
+    )
+    t = perf_counter()
+    loss.backward()
+    end = perf_counter()
+    stored.remove()
+    step["loss"] += marks[len(layers) - 1] - t
+    for k, (name, _) in enumerate(layers):
+        step[f"{name} backward"] = marks[k - 1 if k else "first weight"] - marks[k]
+    step["bookkeeping"] = end - marks["first weight"]  # autograd ending the backward pass
+
+    t = perf_counter()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), REFERENCE.clip_grad)
+    step["clipping"] = perf_counter() - t
+    t = perf_counter()
+    optimizer.step()
+    step["optimizer"] = perf_counter() - t
+    t = perf_counter()
+    scheduler.step()
+    step["schedule"] = perf_counter() - t
+    t = perf_counter()
+    (x.argmax(1) == labels).sum().item(), loss.item()
+    step["bookkeeping"] += perf_counter() - t
+    step["step"] = perf_counter() - start
+    return step, outputs
 
 
 def format_anatomy(report: dict) -> str:
