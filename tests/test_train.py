@@ -1,4 +1,5 @@
 import dataclasses
+import os
 import subprocess
 import sys
 
@@ -63,10 +64,14 @@ print(applied, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
 def test_freed_activations_are_reused_instead_of_faulted_in_again():
+    # glibc's defaults, whatever the suite's own processes run with (conftest.py)
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+
     def faults(mode):
         out = subprocess.run(
-            [sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, check=True
-        ).stdout.split()
+            [sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, check=True,
+            env=env,
+        ).stdout.split()  # fmt: skip
         return out[0], int(out[1])
 
     applied, kept = faults("keep")  # page faults per training step
