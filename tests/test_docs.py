@@ -67,9 +67,6 @@ def test_the_step_anatomy_in_speed_md_is_the_committed_one():
     assert _block(ROOT / "docs" / "speed.md", "step-anatomy") == expected
 
 
-_WORDS = {5: "five", 7: "seven", 9: "nine", 11: "eleven"}
-
-
 def test_what_speed_md_reads_from_the_step_table_holds_for_the_committed_one():
     text = " ".join((ROOT / "docs" / "speed.md").read_text(encoding="utf-8").split())
     bench = ablate.committed_results("bench")
@@ -102,5 +99,5 @@ def test_the_whole_command_meets_its_aim_in_the_committed_run_as_speed_md_says()
     text = " ".join((ROOT / "docs" / "speed.md").read_text(encoding="utf-8").split())
     whole = ablate.committed_results("bench_whole")
     assert f"--repeats {whole['repeats']} --json effmnist/results/bench_whole.json" in text
-    assert f"The run of {_WORDS[whole['repeats']]} below meets the aim" in text
+    assert "The run below meets the aim" in text
     assert whole["ratio"] <= 0.45
