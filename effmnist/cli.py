@@ -112,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile",
         action="store_true",
-        help="also time one training step part by part: each layer forward and backward, "
-        "the loss, clipping, the optimizer",
+        help="also time one training step on the CPU part by part: each layer forward and "
+        "backward, the loss, clipping, the optimizer",
     )
     p.add_argument(
         "--whole",
@@ -292,7 +292,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(format_report(report))
     if args.profile:
         report["anatomy"] = step_anatomy(splits)
-        print("\nWhere a step's time goes (fast path):")
+        print("\nWhere a training step's time goes (fast path, on the CPU):")
         print(format_anatomy(report["anatomy"]))
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
