@@ -29,13 +29,6 @@ def pytest_configure(config):
     # inherit the environment): a network's last decimals depend on the thread count, and
     # the notebooks' saved outputs and their measured wording were made with one thread.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    # Every process the run starts (workers, kernels, command lines) reuses freed memory the
-    # way train() sets it up for itself (effmnist.train.keep_freed_memory), from its start:
-    # glibc reads these settings when a process starts. Nothing computed changes.
-    tunables = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
-    old = os.environ.get("GLIBC_TUNABLES", "")
-    if tunables not in old:  # pytest-xdist's workers inherit the controller's
-        os.environ["GLIBC_TUNABLES"] = f"{old}:{tunables}" if old else tunables
     if not os.environ.get("EFFMNIST_TRAIN_CACHE"):  # workers inherit the controller's
         folder = tempfile.mkdtemp(prefix="effmnist-runs-")
         os.environ["EFFMNIST_TRAIN_CACHE"] = config._effmnist_own_cache = folder

@@ -64,7 +64,7 @@ print(applied, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
 def test_freed_activations_are_reused_instead_of_faulted_in_again():
-    # glibc's defaults, whatever the suite's own processes run with (conftest.py)
+    # glibc's own defaults, whatever GLIBC_TUNABLES the environment sets
     env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
 
     def faults(mode):
