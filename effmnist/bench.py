@@ -22,13 +22,8 @@ from .train import train
 
 def training_flops_per_image(config: ModelConfig | None = None, batch_size: int = 64) -> float:
     """FLOPs of one training step (forward + backward) per image, counted by FlopCounterMode."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    model = EfficientMNIST(config)
     x, y = torch.randn(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,))
-    with FlopCounterMode(display=False) as counter:
-        F.cross_entropy(model(x), y).backward()
-    return counter.get_total_flops() / batch_size
+    return _flops_by_module(EfficientMNIST(config), x, y)[1] / batch_size
 
 
 def cpu_name() -> str:
@@ -172,7 +167,7 @@ def step_anatomy(splits: Splits, steps: int = 100, warmup: int = 20) -> dict:
     train_x = splits.train_x.contiguous(memory_format=torch.channels_last)
     first = (train_x[: recipe.batch_size], splits.train_y[: recipe.batch_size])
     layers = _layers_in_turn(model, first[0])
-    flops, step_flops = _flops_by_layer(model, *first)
+    flops, step_flops = _flops_by_module(model, *first)
     loader = TensorLoader(train_x, splits.train_y, recipe.batch_size, shuffle=True, seed=0)
     if len(loader) < warmup + steps:
         raise ValueError(f"{warmup} + {steps} steps need more than {len(loader)} batches")
@@ -204,7 +199,7 @@ def step_anatomy(splits: Splits, steps: int = 100, warmup: int = 20) -> dict:
                 "output": list(out.shape[1:]),
                 "forward_ms": ms(f"{name} forward"),
                 "backward_ms": ms(f"{name} backward"),
-                "flops": flops[name],
+                "flops": flops.get(name, 0),
             }
             for (name, layer), out in zip(layers, outputs, strict=True)
         ],
@@ -228,8 +223,9 @@ def _layers_in_turn(model: torch.nn.Module, probe: torch.Tensor) -> list:
     return layers
 
 
-def _flops_by_layer(model, images, labels) -> tuple[dict[str, int], int]:
-    """FLOPs of one training step per leaf layer, and in all (FlopCounterMode, on a copy)."""
+def _flops_by_module(model, images, labels) -> tuple[dict[str, int], int]:
+    """FLOPs of one training step on ``images``: per module (by its name in ``model``, each
+    module counting the layers inside it), and in all. Counted by FlopCounterMode, on a copy."""
     from copy import deepcopy
 
     from torch.utils.flop_counter import FlopCounterMode
@@ -237,12 +233,13 @@ def _flops_by_layer(model, images, labels) -> tuple[dict[str, int], int]:
     copy = deepcopy(model)
     with FlopCounterMode(display=False) as counter:
         F.cross_entropy(copy(images), labels).backward()
-    counts = counter.get_flop_counts()
-    prefix = type(copy).__name__
-    leaves = [n for n, m in copy.named_modules() if not any(m.children())]
-    return {n: sum(counts.get(f"{prefix}.{n}", {}).values()) for n in leaves}, (
-        counter.get_total_flops()
-    )
+    prefix = f"{type(copy).__name__}."
+    by_module = {
+        name.removeprefix(prefix): sum(ops.values())
+        for name, ops in counter.get_flop_counts().items()
+        if name.startswith(prefix)
+    }
+    return by_module, counter.get_total_flops()
 
 
 def _timed_step(model, layers, images, labels, optimizer, scheduler):
