@@ -8,10 +8,12 @@ Slow tests (marker `slow`, deselect with `-m "not slow"`): every notebook cell n
 test that uses the fully trained `reference` model, and the tests marked by hand (whole trainings,
 notebooks run as Colab would, the browser).
 
-Each (recipe, seed) is trained once per run: the run sets ``EFFMNIST_TRAIN_CACHE`` to a fresh
-folder (see `effmnist/runcache.py`), which the notebook kernels, the command line and the
-pytest-xdist workers inherit, and removes it at the end. Tests of training itself opt out with
-the `fresh_training` fixture.
+Each test run has a home of its own: ``EFFMNIST_DATA`` points at a fresh folder for MNIST and
+checkpoints (MNIST copied in from the folder you use, or prepared there), so no checkpoint left
+from an earlier run can satisfy a test. And each (recipe, seed) is trained once per run: the run
+sets ``EFFMNIST_TRAIN_CACHE`` to a fresh folder (see `effmnist/experiments/runcache.py`). The
+notebook kernels, the command line and the pytest-xdist workers inherit both; both folders are
+removed at the end. Tests of training itself call `effmnist.training.train`, which never reuses.
 """
 
 import os
@@ -29,9 +31,12 @@ def pytest_configure(config):
     # inherit the environment): a network's last decimals depend on the thread count, and
     # the notebooks' saved outputs and their measured wording were made with one thread.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if not os.environ.get("EFFMNIST_TRAIN_CACHE"):  # workers inherit the controller's
-        folder = tempfile.mkdtemp(prefix="effmnist-runs-")
-        os.environ["EFFMNIST_TRAIN_CACHE"] = config._effmnist_own_cache = folder
+    if not os.environ.get("EFFMNIST_TEST_RUN"):  # the controller; its workers inherit all three
+        run = Path(tempfile.mkdtemp(prefix="effmnist-test-run-"))
+        config._effmnist_run = os.environ["EFFMNIST_TEST_RUN"] = str(run)
+        _copy_mnist(run / "home")
+        os.environ["EFFMNIST_DATA"] = str(run / "home")
+        os.environ["EFFMNIST_TRAIN_CACHE"] = str(run / "trainings")
     opt = config.option
     if hasattr(opt, "nbval_sanitize_with") and not opt.nbval_sanitize_with:
         opt.nbval_sanitize_with = str(SANITIZE)
@@ -40,10 +45,31 @@ def pytest_configure(config):
         opt.nbval_current_env = True
 
 
+def _copy_mnist(home: Path) -> None:
+    """MNIST's four files, copied from the folder effmnist would use outside the suite, when
+    they are there (prepare_mnist verifies them all the same); else the suite prepares them."""
+    from effmnist.data import home as usual_home
+
+    source = usual_home() / "MNIST" / "raw"
+    target = home / "MNIST" / "raw"
+    target.mkdir(parents=True)
+    for name in RAW_FILES:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, target / name)
+
+
+RAW_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
 def pytest_unconfigure(config):
-    folder = getattr(config, "_effmnist_own_cache", None)
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
+    run = getattr(config, "_effmnist_run", None)
+    if run:
+        shutil.rmtree(run, ignore_errors=True)
 
 
 # pytest-xdist hands out whole files in collection order (`--dist loadfile

@@ -1,22 +1,48 @@
-"""effmnist: a 24,048-parameter CNN that passes 95% MNIST test accuracy in one epoch."""
+"""effmnist: a 24,048-parameter CNN that passes 95% MNIST test accuracy in one epoch.
 
-from .acquire import prepare_mnist
-from .checkpoint import load_checkpoint, load_or_train, save_checkpoint
-from .data import load_mnist, load_splits
+The core, a module each: :mod:`.model` (the network), :mod:`.recipe` (every setting of a run),
+:mod:`.training` (the loop), :mod:`.evaluate` (accuracy and mistakes), :mod:`.checkpoint`
+(saving and loading a run), :mod:`.provenance` and :mod:`.progress`. Around it, subpackages for
+the extras: :mod:`.data` (MNIST and files; the lowest layer), :mod:`.digits` (your own
+digits), :mod:`.insight` (inside a model), :mod:`.experiments` (ablations, statistics, speed)
+and :mod:`.plots` (every figure). :mod:`.cli` is the command line.
+"""
+
+import os
+
+from . import training
+from .checkpoint import (
+    CheckpointError,
+    CheckpointInfo,
+    default_path,
+    load_checkpoint,
+    load_or_train,
+    save_checkpoint,
+)
+from .data import load_mnist, load_splits, prepare_mnist
 from .evaluate import accuracy, eval_mode, predict
 from .model import EfficientMNIST, ModelConfig, count_parameters, parameter_breakdown
 from .recipe import Recipe, get_recipe
-from .train import TrainResult, train
+from .training import DeviceError, TrainResult, pick_device, train
 
-__version__ = "0.2.0"  # the one place the version is written (pyproject reads it)
+__version__ = "0.3.0"  # the one place the version is written (pyproject reads it)
+
+if os.environ.get("EFFMNIST_TRAIN_CACHE"):  # only under the test suite: reuse finished runs
+    from .experiments.runcache import reuse_trainings
+
+    train = reuse_trainings(training.train)
 
 __all__ = [
+    "CheckpointError",
+    "CheckpointInfo",
+    "DeviceError",
     "EfficientMNIST",
     "ModelConfig",
     "Recipe",
     "TrainResult",
     "accuracy",
     "count_parameters",
+    "default_path",
     "eval_mode",
     "get_recipe",
     "load_checkpoint",
@@ -24,6 +50,7 @@ __all__ = [
     "load_or_train",
     "load_splits",
     "parameter_breakdown",
+    "pick_device",
     "predict",
     "prepare_mnist",
     "save_checkpoint",

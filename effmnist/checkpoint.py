@@ -1,131 +1,183 @@
-"""Checkpoints: a trained model's weights saved with the recipe, seed and metrics that made it.
+"""Checkpoints: a trained model's weights, saved with the recipe, seed and provenance that made it.
 
-The file is a plain dict (``torch.load(..., weights_only=True)`` reads it safely) written
-atomically. It stores the model config (to rebuild the network) and, since format 2, the full
-training recipe and seed, so a checkpoint says how it was made.
+One record per file, a plain dict that ``torch.load(..., weights_only=True)`` reads safely:
 
-Where checkpoints live, in one place: :func:`default_path` names them
-``checkpoints/<recipe>_seed<seed>.pt`` relative to the current folder. The command line
-(``train --save``, ``predict --checkpoint``) uses it from wherever it is run; the notebooks run
-in ``notebooks/``, so notebook 03's model is ``notebooks/checkpoints/reference_seed0.pt``,
-which notebooks 04 and 06 load.
+    {"format": "effmnist-checkpoint-3",
+     "recipe": {...},        # Recipe.to_dict(), the model config inside it
+     "seed": 0,
+     "metrics": {...},       # TrainResult.metrics(): accuracies, parameters, seconds
+     "provenance": {...},    # effmnist.provenance: machine, software, git commit
+     "state_dict": {...}}
+
+Checkpoints live in one place, ``effmnist.data.checkpoints_dir()``, named
+``<recipe>_seed<seed>.pt`` (:func:`default_path`): the command line, notebook 03 (which saves
+the reference model) and notebooks 04 and 06 (which load it) all find the same file, whatever
+folder they run in.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from filelock import FileLock
 
-from .data import Splits
-from .fileio import atomic_path
+from .data.fileio import atomic_path
+from .data.home import checkpoints_dir
+from .data.mnist import Splits
 from .model import EfficientMNIST, ModelConfig
-from .recipe import Recipe, get_recipe
+from .provenance import provenance
+from .recipe import Recipe, RecipeError, get_recipe
+from .training import TrainResult
 
-FORMATS = ("effmnist-checkpoint-1", "effmnist-checkpoint-2")  # 1: without the recipe
-
-
-def default_path(recipe: str = "reference", seed: int | str = 0) -> Path:
-    """Where a checkpoint of ``recipe`` trained on ``seed`` is saved by default."""
-    return Path("checkpoints") / f"{recipe}_seed{seed}.pt"
+FORMAT = "effmnist-checkpoint-3"
+OLDER = "effmnist-checkpoint-2"  # {"config", "state_dict", "metrics" with "recipe" and "seed"}
+REMAKE = "make a new one with `python -m effmnist train --save` (or effmnist.save_checkpoint)"
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint could not be loaded or does not match; the message says why."""
 
 
-def save_checkpoint(
-    path: str | os.PathLike,
-    model: EfficientMNIST,
-    metrics: dict | None = None,
-    recipe: Recipe | None = None,
-) -> Path:
-    """Save weights, the model config, the recipe and metrics atomically; returns the path.
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """How a checkpoint's model was made: its recipe and seed, its numbers, its machine."""
 
-    ``metrics`` is usually :meth:`effmnist.train.TrainResult.metrics`, which already holds the
-    recipe and seed; a ``recipe`` given here is stored too.
-    """
-    metrics = dict(metrics or {})
-    if recipe is not None:
-        metrics["recipe"] = recipe.to_dict()
-    payload = {
-        "format": FORMATS[-1],
-        "config": model.config.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "metrics": metrics,
+    recipe: Recipe
+    seed: int
+    metrics: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+
+def default_path(recipe: str = "reference", seed: int | str = 0) -> Path:
+    """Where a checkpoint of ``recipe`` trained on ``seed`` is saved by default."""
+    return checkpoints_dir() / f"{recipe}_seed{seed}.pt"
+
+
+def save_checkpoint(result: TrainResult, path: str | os.PathLike | None = None) -> Path:
+    """Save a training run's model with its recipe, seed, metrics and provenance, atomically;
+    returns the path (default: :func:`default_path` of its recipe and seed)."""
+    path = Path(path) if path is not None else default_path(result.recipe.name, result.seed)
+    record = {
+        "format": FORMAT,
+        "recipe": result.recipe.to_dict(),
+        "seed": result.seed,
+        "metrics": result.metrics(),
+        "provenance": provenance(result.device),
+        "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
     }
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return Path(path)
+        torch.save(record, tmp)
+    return path
+
+
+def _info(record: object, path: Path) -> tuple[CheckpointInfo, dict]:
+    """The record's info and weights, or a CheckpointError naming what is missing or wrong."""
+    if not isinstance(record, dict) or record.get("format") not in (FORMAT, OLDER):
+        made = record.get("format") if isinstance(record, dict) else type(record).__name__
+        raise CheckpointError(
+            f"{path} is not an effmnist checkpoint of a format this version reads "
+            f"({made!r}; it reads {FORMAT!r} and {OLDER!r}); {REMAKE}"
+        )
+    if record["format"] == OLDER:  # the recipe and seed were kept among the metrics
+        metrics = dict(record.get("metrics") or {})
+        record = {
+            **record,
+            "recipe": metrics.pop("recipe", None),
+            "seed": metrics.pop("seed", None),
+        }
+        record["metrics"] = metrics
+    for key, kind in (("recipe", dict), ("seed", int), ("metrics", dict), ("state_dict", dict)):
+        if not isinstance(record.get(key), kind):
+            raise CheckpointError(
+                f"{path}: its {key!r} is missing or not a {kind.__name__} (the file is "
+                f"incomplete or was written by something else); {REMAKE}"
+            )
+    try:
+        recipe = Recipe.from_dict(record["recipe"])
+    except (RecipeError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: its recipe cannot be read ({exc}); {REMAKE}") from None
+    info = CheckpointInfo(recipe, record["seed"], record["metrics"], record.get("provenance", {}))
+    return info, record["state_dict"]
 
 
 def load_checkpoint(
     path: str | os.PathLike,
     expected: ModelConfig | None = None,
     device: str | torch.device = "cpu",
-) -> tuple[EfficientMNIST, dict]:
-    """Load a checkpoint (``weights_only=True``) into a fresh model; returns ``(model, metrics)``.
+) -> tuple[EfficientMNIST, CheckpointInfo]:
+    """A checkpoint's model, in eval mode, and how it was made (:class:`CheckpointInfo`).
 
-    ``metrics["recipe"]`` (a dict; :meth:`Recipe.from_dict` rebuilds it) says how the model was
-    trained. With ``expected``, a checkpoint of any other architecture is refused.
+    With ``expected``, a checkpoint of any other architecture is refused. Anything that is not
+    a complete effmnist checkpoint raises :class:`CheckpointError`, which says what to do.
     """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(
-            f"no checkpoint at {path}; train one with `python -m effmnist train --save {path}`"
+            f"no checkpoint at {path}; train one with `python -m effmnist train --save`"
         )
     try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:
+        record = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # truncated, not a torch file, unsafe pickle ...
         raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})"
+            f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc}); {REMAKE}"
         ) from None
-    if not isinstance(payload, dict) or payload.get("format") not in FORMATS:
-        raise CheckpointError(
-            f"{path} is not an effmnist checkpoint (made by effmnist.checkpoint.save_checkpoint)"
-        )
-    config = ModelConfig.from_dict(payload["config"])
+    info, state_dict = _info(record, path)
+    config = info.recipe.model
     if expected is not None and config != expected:
         raise CheckpointError(
             f"{path} holds a different architecture: {config} (expected {expected})"
         )
     model = EfficientMNIST(config)
     try:
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(state_dict)
     except RuntimeError as exc:
         raise CheckpointError(
             f"{path}: the weights do not fit the architecture it names: {exc}"
         ) from None
-    return model.to(device).eval(), payload.get("metrics", {})
+    return model.to(device).eval(), info
 
 
 def load_or_train(
-    path: str | os.PathLike,
     recipe: Recipe | str = "reference",
-    splits: Splits | None = None,
-    *,
     seed: int = 0,
-) -> tuple[EfficientMNIST, dict]:
-    """The checkpoint at ``path``, trained (``recipe``, ``seed``) and saved there first if missing.
+    splits: Splits | None = None,
+    path: str | os.PathLike | None = None,
+) -> tuple[EfficientMNIST, CheckpointInfo]:
+    """The checkpoint of ``recipe`` and ``seed`` (at ``path``, default :func:`default_path`),
+    trained and saved first if it is missing.
 
-    Notebooks 04 and 06 and the solutions share notebook 03's model this way; a fresh checkout or
-    Colab session trains it once. A checkpoint made by another recipe or seed is refused, so a
-    notebook never silently reads a model other than the one its text describes.
+    Notebooks 04 and 06 and the solutions load notebook 03's model this way; a fresh machine or
+    Colab session trains it once (about 15 s on a laptop CPU). A file lock makes a second
+    notebook wait for a training in progress instead of starting its own. A checkpoint made by
+    another recipe or seed is refused, so a notebook never reads a model other than the one
+    its text describes. The test set is read only to report it, as ``train`` does.
     """
-    from .train import train
+    import effmnist  # the package's train, which a test suite may wrap to reuse its runs
 
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
-    if not Path(path).exists():
-        result = train(recipe, splits, seed=seed, progress=False)
-        save_checkpoint(path, result.model, result.metrics())
-    model, metrics = load_checkpoint(path, expected=recipe.model)
-    made_by = metrics.get("recipe")
-    if isinstance(made_by, dict) and (
-        Recipe.from_dict(made_by) != recipe or metrics.get("seed") != seed
-    ):
+    path = Path(path) if path is not None else default_path(recipe.name, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock"):
+        if not path.exists():
+            save_checkpoint(effmnist.train(recipe, splits, seed=seed, progress=False), path)
+    model, info = load_checkpoint(path, expected=recipe.model)
+    if info.recipe != recipe or info.seed != seed:
         raise CheckpointError(
-            f"{path} was trained with another recipe or seed (seed {metrics.get('seed')}, "
-            f"{Recipe.from_dict(made_by)}); delete it to train the one asked for"
+            f"{path} was trained with another recipe or seed (seed {info.seed}, {info.recipe}); "
+            "delete it to train the one asked for"
         )
-    return model, metrics
+    return model, info
+
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointInfo",
+    "default_path",
+    "load_checkpoint",
+    "load_or_train",
+    "save_checkpoint",
+]

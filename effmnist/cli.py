@@ -6,18 +6,19 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import shlex
 import sys
-import threading
 import time
 from pathlib import Path
 
-from .fileio import atomic_write_text
+from .data.fileio import atomic_write_text
 
 TARGET_ACCURACY = 0.95  # the reference's challenge: more than 95% test accuracy
+# Exit codes: 0 done; 1 an error the message explains (bad data, checkpoint, recipe, device);
+# 2 a usage error (argparse); 3 `train` ran but missed the target.
+EXIT_ERROR, EXIT_TARGET_MISSED = 1, 3
 
 
 def _positive_int(text: str) -> int:
@@ -38,22 +39,22 @@ def _shared_flags() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """The flags several commands share, declared once: ``--data-dir`` and ``--device``."""
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument(
-        "--data-dir", default=None, help="MNIST folder (default: $EFFMNIST_DATA or ./data)"
+        "--data-dir", default=None, help="folder for MNIST (default: effmnist's home; see `where`)"
     )
     device = argparse.ArgumentParser(add_help=False)
     device.add_argument(
         "--device",
-        choices=["cpu", "cuda", "mps"],
-        default=None,
-        help="default: cuda, then mps, then cpu",
+        choices=["auto", "cpu", "cuda", "mps"],
+        default="cpu",
+        help="where to train (default: cpu; auto: cuda, then mps, then cpu)",
     )
     return data, device
 
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .ablate import ABLATIONS, BEST_GROUPS, DEFAULT_OUT
     from .checkpoint import default_path
+    from .experiments.ablate import ABLATIONS, BEST_GROUPS, DEFAULT_OUT
     from .recipe import RECIPES
 
     parser = argparse.ArgumentParser(prog="python -m effmnist", description=__doc__)
@@ -98,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="prepare and verify MNIST (for pre-fetching before a workshop)",
     )
 
+    sub.add_parser("where", help="show where MNIST and the checkpoints are kept, and what is there")
+    p = sub.add_parser(
+        "clean",
+        help="delete the saved checkpoints (and, with --data, MNIST too), e.g. before a workshop",
+    )
+    p.add_argument("--data", action="store_true", help="delete the prepared MNIST files as well")
+
     p = sub.add_parser(
         "bench",
         parents=[data, device],
@@ -125,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "ablate",
-        parents=[data],
+        parents=[data, device],
         help="train the ablation variants on several seeds; write a results file",
     )
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
@@ -177,15 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    # PyTorch's first optimizer imports torch._dynamo (~1 s); import it while the data loads
-    threading.Thread(target=importlib.import_module, args=["torch._dynamo"], daemon=True).start()
     import torch
 
-    from .checkpoint import default_path, save_checkpoint
-    from .data import load_splits
+    from . import train  # the package's train (which a test suite may wrap)
+    from .checkpoint import save_checkpoint
+    from .data.mnist import load_splits
     from .model import PARAM_BUDGET, EfficientMNIST, parameter_breakdown
     from .recipe import get_recipe
-    from .train import pick_device, train
+    from .training import pick_device
 
     recipe = get_recipe(args.recipe, epochs=args.epochs)
     device = pick_device(args.device)
@@ -238,8 +245,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"Training completed in {result.train_seconds:.2f} seconds")
     print(rule)
     if args.save is not None:
-        path = args.save or default_path(recipe.name, args.seed)
-        path = save_checkpoint(path, result.model, result.metrics())
+        path = save_checkpoint(result, args.save or None)
         print(f"Checkpoint saved to {path}")
     if args.metrics_json:
         metrics = result.metrics() | {
@@ -250,11 +256,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         }
         atomic_write_text(args.metrics_json, json.dumps(metrics, indent=2) + "\n")
         print(f"Metrics written to {args.metrics_json}")
-    return 0 if met else 1
+    return 0 if met else EXIT_TARGET_MISSED
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from .acquire import prepare_mnist, verify_raw
+    from .data.acquire import prepare_mnist, verify_raw
 
     root = prepare_mnist(args.data_dir, verbose=True)
     for name, state in verify_raw(root).items():
@@ -265,9 +271,44 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(folder: Path) -> str:
+    files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+    return f"{len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.1f} MB"
+
+
+def cmd_where(args: argparse.Namespace) -> int:
+    from .data.acquire import raw_folder
+    from .data.home import ENV_VAR, checkpoints_dir, home
+
+    how = f"from ${ENV_VAR}" if os.environ.get(ENV_VAR) else f"default; set {ENV_VAR} to move it"
+    print(f"effmnist's home: {home()} ({how})")
+    print(f"  MNIST:       {raw_folder()} ({_size(raw_folder())})")
+    print(f"  checkpoints: {checkpoints_dir()} ({_size(checkpoints_dir())})")
+    for path in sorted(checkpoints_dir().glob("*.pt")):
+        print(f"    {path.name}")
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    import shutil
+
+    from .data.acquire import raw_folder
+    from .data.home import checkpoints_dir
+
+    folders = [checkpoints_dir()] + ([raw_folder().parent] if args.data else [])
+    for folder in folders:
+        if folder.is_dir():
+            print(f"deleting {folder} ({_size(folder)})")
+            shutil.rmtree(folder)
+        else:
+            print(f"nothing at {folder}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .acquire import prepare_mnist
-    from .bench import (
+    from .data.acquire import prepare_mnist
+    from .data.mnist import load_splits
+    from .experiments.bench import (
         format_anatomy,
         format_report,
         format_whole,
@@ -275,7 +316,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
         run_whole,
         step_anatomy,
     )
-    from .data import load_splits
 
     if args.whole:
         root = prepare_mnist(args.data_dir)
@@ -300,9 +340,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
-    from .ablate import run_ablations, save_results
-    from .analysis import format_summary, format_verdicts
-    from .data import load_splits
+    from .data.mnist import load_splits
+    from .experiments.ablate import run_ablations, save_results
+    from .experiments.analysis import format_summary, format_verdicts
 
     results = run_ablations(
         load_splits(args.data_dir),
@@ -311,6 +351,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         tuple(args.recipes),
         command="python -m effmnist " + shlex.join(args.argv),
         jobs=args.jobs,
+        device=args.device,
     )
     path = save_results(results, Path(args.out))
     print(format_summary(results))
@@ -322,9 +363,9 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
-    from .images import ImageError
-    from .prediction_plots import plot_predictions
-    from .preprocess import classify
+    from .data.images import ImageError
+    from .digits.preprocess import classify
+    from .plots.predictions import plot_predictions
 
     model, _ = load_checkpoint(args.checkpoint)
     predictions, failed = [], 0
@@ -354,10 +395,10 @@ def main(argv: list[str] | None = None) -> int:
 
     Any other exception is a bug and keeps its traceback.
     """
-    from .acquire import DataError
     from .checkpoint import CheckpointError
+    from .data.acquire import DataError
     from .recipe import RecipeError
-    from .train import DeviceError
+    from .training import DeviceError
 
     args = build_parser().parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)
@@ -365,28 +406,20 @@ def main(argv: list[str] | None = None) -> int:
         return {
             "train": cmd_train,
             "data": cmd_data,
+            "where": cmd_where,
+            "clean": cmd_clean,
             "bench": cmd_bench,
             "ablate": cmd_ablate,
             "predict": cmd_predict,
         }[args.command](args)
     except (DataError, CheckpointError, RecipeError, DeviceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
 
 
 def run() -> None:
-    """The ``effmnist`` command (and ``python -m effmnist``): :func:`main`, then a quick exit.
-
-    Once PyTorch is imported, Python's own teardown takes 0.5 s, and 0.9 s once an optimizer
-    has imported ``torch._dynamo`` (2-core AMD EPYC), to free objects that the operating system
-    frees anyway. Nothing needs it: every file a command writes is complete and closed when it
-    returns (atomic writes) and the output is flushed here. An exception (a bug) still
-    exits the usual way, with its traceback.
-    """
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    """The ``effmnist`` command (and ``python -m effmnist``)."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import MEAN, STD
+from .data.mnist import MEAN, STD
 
 NUM_CLASSES = 10
 

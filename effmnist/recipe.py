@@ -37,6 +37,9 @@ class Recipe:
     label_smoothing: float = 0.0
     # Beyond the reference (all off by default):
     pct_start: float = 0.25  # OneCycle: fraction of the steps spent warming up
+    # OneCycle: Adam's beta1 moves from 0.95 down to 0.85 while the lr rises, and back
+    # (PyTorch's default for OneCycleLR); None keeps it at Adam's 0.9
+    onecycle_beta1: tuple[float, float] | None = (0.85, 0.95)
     bn_momentum: float | None = None  # BatchNorm running-stat momentum (PyTorch's default: 0.1)
     ema: float | None = None  # decay of an exponential moving average of the weights
     augment_shift: float = 0.0  # random translation of each training image, up to this many pixels
@@ -65,6 +68,11 @@ class Recipe:
             value = getattr(self, name)
             if value is not None and not 0 < value < 1:
                 raise RecipeError(f"{name} must be in (0, 1) or None, not {value!r}")
+        beta1 = self.onecycle_beta1
+        if beta1 is not None and not (len(beta1) == 2 and 0 < beta1[0] <= beta1[1] < 1):
+            raise RecipeError(
+                f"onecycle_beta1 must be None or (low, high) with 0 < low <= high < 1, not {beta1!r}"
+            )
         if self.augment_shift < 0 or self.augment_rotate < 0:
             raise RecipeError("augment_shift and augment_rotate must not be negative")
 
@@ -83,7 +91,10 @@ class Recipe:
         model = d.get("model", ModelConfig())
         if isinstance(model, dict):
             model = ModelConfig.from_dict(model)
-        return cls(**{**d, "model": model})
+        d = {**d, "model": model}
+        if isinstance(d.get("onecycle_beta1"), list):  # JSON has no tuples
+            d["onecycle_beta1"] = tuple(d["onecycle_beta1"])
+        return cls(**d)
 
     def changed_fields(self, other: Recipe) -> set[str]:
         """The settings (``name`` aside) in which ``other`` differs from this recipe."""

@@ -3,8 +3,8 @@ import pytest
 
 @pytest.fixture(scope="session")
 def mnist_root():
-    """The real, verified MNIST folder ($EFFMNIST_DATA or ./data), prepared once per session."""
-    from effmnist.acquire import prepare_mnist
+    """The real, verified MNIST folder (this test run's own home), prepared once per session."""
+    from effmnist.data.acquire import prepare_mnist
 
     return prepare_mnist()
 
@@ -19,13 +19,10 @@ def splits(mnist_root):
 @pytest.fixture(scope="session")
 def reference(splits, tmp_path_factory):
     """The reference model trained once (one epoch, seed 0) and its checkpoint."""
-    from effmnist.checkpoint import save_checkpoint
-    from effmnist.train import train
+    from effmnist import save_checkpoint, train
 
     result = train("reference", splits, seed=0, progress=False)
-    path = save_checkpoint(
-        tmp_path_factory.mktemp("ckpt") / "reference.pt", result.model, result.metrics()
-    )
+    path = save_checkpoint(result, tmp_path_factory.mktemp("ckpt") / "reference.pt")
     return result.model.eval(), path
 
 
@@ -39,7 +36,7 @@ def mnist(mnist_root):
 
 @pytest.fixture
 def fresh_training(monkeypatch):
-    """Every train() call in the test trains, bypassing the suite's run cache."""
-    from effmnist.runcache import ENV
+    """Every train() call in the test, and in the processes it starts, trains for real."""
+    from effmnist.experiments.runcache import ENV
 
     monkeypatch.delenv(ENV, raising=False)

@@ -5,7 +5,7 @@ throw-away settings (autosave off, so the notebooks of the repository are never 
 update checks or extension manager, which would reach the network; every cell in the page, not
 windowed), and stops it and its kernels afterwards. :func:`chromium_page` opens a page in headless
 Chromium (Debian's, through Playwright). :class:`Notebook` opens a notebook in that page, runs all
-its cells from the menus, and :class:`DrawPad` draws on an ``effmnist.drawpad.DrawPad`` with the
+its cells from the menus, and :class:`DrawPad` draws on an ``effmnist.digits.drawpad.DrawPad`` with the
 mouse and reads its prediction.
 
 Every wait is bounded; on a failure, :func:`explain` turns it into an assertion message with the
@@ -453,7 +453,7 @@ PREDICTION = re.compile(r"^(\d) \((\d+)%\)")
 
 
 class DrawPad:
-    """An effmnist.drawpad.DrawPad shown in a page: its canvas, result and preview. With
+    """An effmnist.digits.drawpad.DrawPad shown in a page: its canvas, result and preview. With
     ``kernel``, a wait for a prediction stops at the first traceback the kernel sends."""
 
     def __init__(self, page, index: int = 0, kernel: KernelMessages | None = None):

@@ -21,7 +21,11 @@ import numpy as np
 import pytest
 import torch
 
-from effmnist import acquire, data, fileio
+from effmnist.data import acquire
+
+from effmnist import data
+
+from effmnist.data import fileio
 
 
 def _sha(blob: bytes) -> str:

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from effmnist import ablate, analysis
-from effmnist.bench import format_anatomy, format_report, step_anatomy, training_flops_per_image
+from effmnist.experiments import ablate
+
+from effmnist.experiments import analysis
+from effmnist.experiments.bench import format_anatomy, format_report, step_anatomy, training_flops_per_image
 from effmnist.model import EfficientMNIST, ModelConfig, count_parameters
 from effmnist.recipe import get_recipe
 
@@ -331,7 +333,7 @@ def test_cpu_name_closes_proc_cpuinfo():
     import gc
     import warnings
 
-    from effmnist.bench import cpu_name
+    from effmnist.experiments.bench import cpu_name
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
@@ -367,7 +369,7 @@ def test_ablate_jobs_give_the_rows_of_a_serial_run(splits):
 
 
 def test_format_whole_shows_both_medians_the_ratio_and_the_breakdown():
-    from effmnist.bench import format_whole
+    from effmnist.experiments.bench import format_whole
 
     report = {
         "repeats": 5, "torch": "x", "threads": 2, "cpu": "cpu",

@@ -2,7 +2,7 @@
 
 jupyter lab runs in the background and headless Chromium opens notebook 06 in it, as a learner
 would: Edit > Clear Outputs of All Cells, Run > Run All Cells, wait for the kernel. Then the
-mouse draws digits on the pad (``effmnist.drawpad.DrawPad``, found by its canvas wherever its cell
+mouse draws digits on the pad (``effmnist.digits.drawpad.DrawPad``, found by its canvas wherever its cell
 is), and after each stroke the pad must show the drawn digit first ("1 (97%)  7 (2%)  4 (0%)")
 and the 28x28 image the model saw. A wrong prediction, no prediction, no pad or a failing cell
 fails the test, with the page's text, a screenshot, the kernel's errors outside the cells (where

@@ -11,7 +11,7 @@ from effmnist.checkpoint import (
     load_or_train,
     save_checkpoint,
 )
-from effmnist.fileio import default_file_mode
+from effmnist.data.fileio import default_file_mode
 from effmnist.model import EfficientMNIST, ModelConfig
 from effmnist.recipe import Recipe, get_recipe
 

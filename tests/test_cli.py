@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from effmnist import __version__, cli
+from effmnist import __version__
+
+from effmnist import cli
 from effmnist.cli import main
 from effmnist.recipe import Recipe, get_recipe
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from effmnist.cli import main
-from effmnist.synthetic import draw_digit, render_mnist
+from effmnist.digits.synthetic import draw_digit, render_mnist
 
 
 def run_cli(*args, cwd):

@@ -46,7 +46,7 @@ from google.colab import _log
 
 
 def upload():
-    from effmnist.synthetic import draw_digit
+    from effmnist.digits.synthetic import draw_digit
 
     buffer = io.BytesIO()
     draw_digit(7).save(buffer, format="PNG")

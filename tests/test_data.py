@@ -5,9 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from effmnist import acquire, data
-from effmnist.bench import run_bench
-from effmnist.train import train
+from effmnist.data import acquire
+
+from effmnist import data
+from effmnist.experiments.bench import run_bench
+from effmnist.training import train
 
 
 def test_dataset_content_matches_mnist(mnist_root):

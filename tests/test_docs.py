@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from effmnist import ablate, analysis
+from effmnist.experiments import ablate
+
+from effmnist.experiments import analysis
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +41,7 @@ def test_the_verdict_tables_are_rendered_from_the_committed_results(name):
     ("name", "source"), [("bench-report", "bench"), ("whole-report", "bench_whole")]
 )
 def test_the_speed_reports_are_rendered_from_the_committed_results(name, source):
-    from effmnist import bench
+    from effmnist.experiments import bench
 
     try:
         results = ablate.committed_results(source)
@@ -61,7 +63,7 @@ def test_the_best_recipe_falls_short_of_the_aim_as_results_md_says():
 
 
 def test_the_step_anatomy_in_speed_md_is_the_committed_one():
-    from effmnist.bench import format_anatomy
+    from effmnist.experiments.bench import format_anatomy
 
     expected = "```\n" + format_anatomy(ablate.committed_results("bench")["anatomy"]) + "\n```"
     assert _block(ROOT / "docs" / "speed.md", "step-anatomy") == expected

@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from effmnist.drawpad import EMPTY, START, DrawPad, data_url, image_from_data_url, uploaded_images
-from effmnist.images import ImageError
-from effmnist.synthetic import draw_digit
+from effmnist.digits.drawpad import EMPTY, START, DrawPad, data_url, image_from_data_url, uploaded_images
+from effmnist.data.images import ImageError
+from effmnist.digits.synthetic import draw_digit
 
 RESULT = re.compile(
     r"^\d \(\d{1,3}%\)  \d \(\d{1,3}%\)  \d \(\d{1,3}%\)$"

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from effmnist.fileio import atomic_path, atomic_write_text, default_file_mode
+from effmnist.data.fileio import atomic_path, atomic_write_text, default_file_mode
 
 
 def test_atomic_write_replaces_whole_file_with_the_usual_mode(tmp_path):

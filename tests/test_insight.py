@@ -6,15 +6,15 @@ import math
 import pytest
 import torch
 
-from effmnist import baselines
-from effmnist.calibration import expected_calibration_error, reliability
-from effmnist.cam import class_activation_maps, upsample
+from effmnist.experiments import baselines
+from effmnist.insight.calibration import expected_calibration_error, reliability
+from effmnist.insight.cam import class_activation_maps, upsample
 from effmnist.data import MEAN, STD
 from effmnist.evaluate import predict, predict_tta, shift
-from effmnist.lr_range import lr_range_test
+from effmnist.insight.lr_range import lr_range_test
 from effmnist.model import EfficientMNIST, ModelConfig, count_parameters
 from effmnist.recipe import get_recipe
-from effmnist.train import train
+from effmnist.training import train
 
 
 def test_baselines_have_the_parameter_counts_their_docstrings_give():

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from effmnist.inspect_model import (
+from effmnist.insight.inspect_model import (
     apply_head,
     format_head_comparison,
     format_receptive_fields,

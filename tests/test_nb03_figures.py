@@ -7,7 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from effmnist import plots
-from effmnist.lr_range import LRRange
+from effmnist.insight.lr_range import LRRange
 
 
 def _run(lrs, smoothed, diverged):

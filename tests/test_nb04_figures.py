@@ -5,7 +5,11 @@ import pytest
 import torch
 from matplotlib.patches import Rectangle
 
-from effmnist import calibration, cam, model_plots
+from effmnist.insight import calibration
+
+from effmnist.insight import cam
+
+from effmnist.plots import insight as model_plots
 from effmnist.model import EfficientMNIST
 
 

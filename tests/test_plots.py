@@ -4,7 +4,13 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from effmnist import ablate, experiment_plots, model_plots, plots
+from effmnist.experiments import ablate
+
+from effmnist.plots import experiments as experiment_plots
+
+from effmnist.plots import insight as model_plots
+
+from effmnist import plots
 from effmnist.model import EfficientMNIST
 
 

@@ -19,8 +19,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from effmnist.evaluate import predict
-from effmnist.images import ImageError
-from effmnist.preprocess import (
+from effmnist.data.images import ImageError
+from effmnist.digits.preprocess import (
     CENTRE,
     PreprocessConfig,
     classify,
@@ -28,7 +28,7 @@ from effmnist.preprocess import (
     preprocess_steps,
     to_model_input,
 )
-from effmnist.synthetic import draw_digit, photo_like, render_mnist
+from effmnist.digits.synthetic import draw_digit, photo_like, render_mnist
 
 COLOURS = [
     ("black", "white"),

@@ -5,10 +5,10 @@ import math
 
 import torch
 
-from effmnist import runcache
-from effmnist.baselines import logistic_regression, mlp
+from effmnist.experiments import runcache
+from effmnist.experiments.baselines import logistic_regression, mlp
 from effmnist.recipe import get_recipe
-from effmnist.train import initial_model, train
+from effmnist.training import initial_model, train
 
 
 def _same_run(a, b):

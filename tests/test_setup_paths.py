@@ -125,7 +125,7 @@ def test_the_wheel_ships_the_results_the_notebooks_read(tmp_path):
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is new in Python 3.11")
 def test_pillow_lower_bound_covers_what_the_code_calls():
-    """`ImageFont.load_default(size=...)` (effmnist.synthetic) is new in Pillow 10.1: a lower
+    """`ImageFont.load_default(size=...)` (effmnist.digits.synthetic) is new in Pillow 10.1: a lower
     bound below it would install a Pillow on which notebook 06 fails."""
     import tomllib
 

@@ -1,11 +1,11 @@
-"""effmnist.stats against cases worked by hand (the arithmetic is in the comments)."""
+"""effmnist.experiments.stats against cases worked by hand (the arithmetic is in the comments)."""
 
 import math
 import statistics
 
 import pytest
 
-from effmnist import stats
+from effmnist.experiments import stats
 
 
 def _bisect_t(df: float, p: float = 0.05) -> float:

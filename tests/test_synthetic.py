@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from effmnist.synthetic import draw_digit, photo_like, render_mnist
+from effmnist.digits.synthetic import draw_digit, photo_like, render_mnist
 
 
 def test_draw_digit_draws_ink_inside_its_box_on_the_canvas():

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from effmnist.recipe import RecipeError, get_recipe
-from effmnist.train import train
+from effmnist.training import train
 
 
 def test_same_seed_gives_the_same_losses_and_another_seed_does_not(splits, fresh_training):
@@ -49,7 +49,7 @@ def test_two_epochs_run_twice_the_batches(splits):
 FAULTS = """
 import resource, sys, torch
 from effmnist.model import EfficientMNIST
-from effmnist.train import keep_freed_memory
+from effmnist.training import keep_freed_memory
 applied = keep_freed_memory() if sys.argv[1] == "keep" else None
 model, images = EfficientMNIST(), torch.randn(64, 1, 28, 28)
 def step():

@@ -18,8 +18,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .evaluate import eval_mode
-from .model import EfficientMNIST
+from ..evaluate import eval_mode
+from ..model import EfficientMNIST
 
 
 @torch.no_grad()

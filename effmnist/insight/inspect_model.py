@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from .evaluate import eval_mode
-from .model import PARAM_BUDGET, EfficientMNIST, ModelConfig, count_parameters
+from ..evaluate import eval_mode
+from ..model import PARAM_BUDGET, EfficientMNIST, ModelConfig, count_parameters
 
 
 def stage_shapes(

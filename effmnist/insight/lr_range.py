@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Splits, TensorLoader
-from .model import EfficientMNIST
-from .recipe import Recipe
-from .train import make_optimizer
+from ..data.mnist import Splits, TensorLoader
+from ..model import EfficientMNIST
+from ..recipe import Recipe
+from ..training import make_optimizer
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from .fileio import atomic_path
-from .plots import Figure, _figure, legible
-from .preprocess import CENTRE, SIZE, Prediction, Preprocessed
+from ..data.fileio import atomic_path
+from ..digits.preprocess import CENTRE, SIZE, Prediction, Preprocessed
+from .style import Figure, figure, legible
 
 
 @legible
@@ -38,7 +38,7 @@ def plot_steps(steps: Preprocessed) -> Figure:
         (steps.boxed, f"{steps.boxed.shape[1]}x{steps.boxed.shape[0]}: fits {box}x{box}"),
         (steps.image.numpy(), "28x28, centred"),
     ]
-    fig = _figure(16, 3.2)
+    fig = figure(16, 3.2)
     axes = fig.subplots(1, 6)
     for ax, (image, title) in zip(axes, panels, strict=True):
         _show(ax, image, title)
@@ -55,7 +55,7 @@ def plot_prediction(prediction: Prediction, axes=None, title: str | None = None)
     top-k probabilities. ``axes``: 2 or 3 matplotlib axes (default: a new figure)."""
     if axes is None:
         n = 3 if prediction.original is not None else 2
-        fig = _figure(8.5 if n == 3 else 6, 2.8)
+        fig = figure(8.5 if n == 3 else 6, 2.8)
         axes = fig.subplots(1, n, width_ratios=[1, 1, 1.5][-n:])
     _plot_prediction(prediction, axes, title)
     return axes[0].figure
@@ -79,7 +79,7 @@ def plot_predictions(
     columns = max(1, min(columns, n))
     rows = -(-n // columns)
     per = 3 if originals else 2
-    fig = _figure((8.5 if originals else 6) * columns, 2.8 * rows)
+    fig = figure((8.5 if originals else 6) * columns, 2.8 * rows)
     axes = np.array(
         fig.subplots(rows, per * columns, width_ratios=[1, 1, 1.5][-per:] * columns, squeeze=False)
     )

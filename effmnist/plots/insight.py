@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from matplotlib.colors import LogNorm
 
-from .calibration import Reliability
-from .cam import upsample
-from .evaluate import eval_mode
-from .plots import Figure, _bare, _figure, _images, legible
+from ..evaluate import eval_mode
+from ..insight.calibration import Reliability
+from ..insight.cam import upsample
+from .style import Figure, as_images, bare, figure, legible
 
 
 @legible
@@ -28,11 +28,11 @@ def first_layer_filters(model: torch.nn.Module) -> Figure:
     cols = min(8, n)
     rows = -(-n // cols)
     limit = float(np.abs(weights).max())
-    fig = _figure(1.7 * cols + 1.2, 1.9 * rows + 0.8)
+    fig = figure(1.7 * cols + 1.2, 1.9 * rows + 0.8)
     axes = np.atleast_2d(fig.subplots(rows, cols, squeeze=False))
     image = None
     for i, ax in enumerate(axes.flat):
-        _bare(ax)
+        bare(ax)
         if i < n:
             image = ax.imshow(weights[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.set_title(f"filter {i}", fontsize=12)
@@ -55,19 +55,19 @@ def feature_maps(
     with eval_mode(model), torch.no_grad():
         maps = [m[0].float().cpu() for m in model.feature_maps(image.to(device))]
         pred = int(model(image.to(device)).argmax(1))
-    fig = _figure(1.55 * (channels + 1) + 0.5, 1.75 * len(maps) + 0.9)
+    fig = figure(1.55 * (channels + 1) + 0.5, 1.75 * len(maps) + 0.9)
     axes = fig.subplots(len(maps), channels + 1, squeeze=False)
     for row, fmap in enumerate(maps):
         order = fmap.mean(dim=(1, 2)).argsort(descending=True, stable=True)[:channels].tolist()
         ax = axes[row][0]
-        _bare(ax)
+        bare(ax)
         if row == 0:
             ax.imshow(image[0, 0].numpy(), cmap="gray_r")
             ax.set_title("input", fontsize=12)
         else:
             ax.set_visible(False)
         for col, ax in enumerate(axes[row][1:]):
-            _bare(ax)
+            bare(ax)
             if col < len(order):
                 ax.imshow(fmap[order[col]].numpy(), cmap="viridis")
                 ax.set_title(f"ch {order[col]}", fontsize=12)
@@ -91,13 +91,13 @@ def mistake_gallery(
     ncols: int = 8,
 ) -> Figure:
     """Images at ``indices``, each captioned true -> predicted (confidence of the prediction)."""
-    x, labels = _images(images), torch.as_tensor(labels).cpu()
+    x, labels = as_images(images), torch.as_tensor(labels).cpu()
     indices = [int(i) for i in indices]
     rows = max(1, -(-len(indices) // ncols))
-    fig = _figure(1.75 * ncols + 0.5, 2.05 * rows + 1.0)
+    fig = figure(1.75 * ncols + 0.5, 2.05 * rows + 1.0)
     axes = fig.subplots(rows, ncols, squeeze=False)
     for k, ax in enumerate(axes.flat):
-        _bare(ax)
+        bare(ax)
         if k >= len(indices):
             ax.set_visible(False)
             continue
@@ -122,7 +122,7 @@ def confusion_heatmap(cm: torch.Tensor) -> Figure:
     show)."""
     cm = torch.as_tensor(cm).cpu().numpy()
     n = len(cm)
-    fig = _figure(9, 8)
+    fig = figure(9, 8)
     ax = fig.subplots()
     image = ax.imshow(cm + 1, cmap="Blues", norm=LogNorm(vmin=1, vmax=cm.max() + 1))
     for t in range(n):
@@ -145,7 +145,7 @@ def confusion_heatmap(cm: torch.Tensor) -> Figure:
 def per_class_accuracy_bars(accuracy: torch.Tensor, overall: float | None = None) -> Figure:
     """Accuracy of each digit as bars (in %), optionally with the overall accuracy as a line."""
     acc = 100 * torch.as_tensor(accuracy).double().cpu().numpy()
-    fig = _figure(11, 5)
+    fig = figure(11, 5)
     ax = fig.subplots()
     bars = ax.bar(range(len(acc)), acc, color="tab:green")
     ax.bar_label(bars, labels=[f"{a:.1f}" for a in acc], padding=3, fontsize=12)
@@ -202,7 +202,7 @@ def cam_grid(
     class, blue against it, on one scale for the whole figure; a caption's logit is its map's
     mean.
     """
-    x = _images(images)
+    x = as_images(images)
     maps = torch.as_tensor(maps).detach().cpu().double()
     logits = torch.as_tensor(logits).detach().cpu().double()
     labels = torch.as_tensor(labels).cpu().long()
@@ -218,13 +218,13 @@ def cam_grid(
     if rows == 3:
         limit = max(limit, float(maps[torch.arange(n), labels].abs().max()))
     limit = limit or 1.0
-    fig = _figure(1.9 * n + 1.6, 2.15 * rows + 1.1)
+    fig = figure(1.9 * n + 1.6, 2.15 * rows + 1.1)
     axes = fig.subplots(rows, n, squeeze=False)
     image = None
     for col in range(n):
         t, p = int(labels[col]), int(preds[col])
         ax = axes[0][col]
-        _bare(ax)
+        bare(ax)
         ax.imshow(x[col], cmap="gray_r")
         ax.set_title(
             f"true {t} → {p}\n{float(confidence[col]):.0%}",
@@ -235,7 +235,7 @@ def cam_grid(
             if row >= rows:
                 continue
             ax = axes[row][col]
-            _bare(ax)
+            bare(ax)
             if row == 2 and t == p:
                 ax.set_visible(False)
                 continue
@@ -278,7 +278,7 @@ def reliability_diagram(reliabilities: Mapping[str, Reliability]) -> Figure:
     over-confident). The dashed diagonal is perfect calibration.
     """
     n = len(reliabilities)
-    fig = _figure(5.6 * n + 0.6, 8.2)
+    fig = figure(5.6 * n + 0.6, 8.2)
     axes = fig.subplots(2, n, squeeze=False, height_ratios=(3, 1.3), sharex=True)
     for col, (name, rel) in enumerate(reliabilities.items()):
         edges = rel.edges.double().numpy()

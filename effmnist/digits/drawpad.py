@@ -19,7 +19,7 @@ import traitlets
 from PIL import Image, UnidentifiedImageError
 from torch import nn
 
-from .images import ImageError, load_image
+from ..data.images import ImageError, load_image
 
 EMPTY = "The pad is empty: draw a digit."  # the result for a blank drawing
 START = "Draw a digit."  # the result before the first stroke and after Clear

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .images import (
+from ..data.images import (
     ImageError,
     ImageSource,
     border_pixels,
@@ -290,7 +290,7 @@ def preprocess(source: ImageSource, config: PreprocessConfig = PreprocessConfig(
 
 def to_model_input(images: torch.Tensor) -> torch.Tensor:
     """uint8 (28, 28) or (N, 28, 28) -> normalized float (N, 1, 28, 28), as the training data."""
-    from .data import normalize
+    from ..data.mnist import normalize
 
     return normalize(images.reshape(-1, SIZE, SIZE))
 
@@ -330,7 +330,7 @@ def classify(
     ``config``: the preprocessing's settings, as for :func:`preprocess_steps`. Raises
     :class:`ImageError` for the first image that is missing, not an image, or blank.
     """
-    from .evaluate import predict
+    from ..evaluate import predict
 
     if isinstance(sources, (str, os.PathLike, Image.Image)):
         sources = [sources]

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import torch
 
-from .evaluate import eval_mode
-from .plots import Figure, _figure, legible
+from ..evaluate import eval_mode
+from .style import Figure, figure, legible
 
 
 def _layer_line(layer: torch.nn.Module) -> str | None:
@@ -90,7 +90,7 @@ def architecture_diagram(model: torch.nn.Module) -> Figure:
     n = len(blocks)
     most_lines = max(len(b["lines"]) for b in blocks)
     width, gap, height = 1.62, 0.36, 1.45 + 0.24 * most_lines
-    fig = _figure(n * (width + gap) + 0.2, height + 1.1)
+    fig = figure(n * (width + gap) + 0.2, height + 1.1)
     ax = fig.subplots()
     ax.set_axis_off()
     for i, b in enumerate(blocks):

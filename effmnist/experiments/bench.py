@@ -7,35 +7,23 @@ image measured by PyTorch's FlopCounterMode (forward + backward of a real batch)
 
 from __future__ import annotations
 
-import platform
 import statistics
 
 import torch
 import torch.nn.functional as F
 
-from .data import TRAIN_SIZE, Splits
-from .evaluate import eval_mode
-from .model import EfficientMNIST, ModelConfig
-from .recipe import get_recipe
-from .train import train
+from ..data.mnist import TRAIN_SIZE, Splits
+from ..evaluate import eval_mode
+from ..model import EfficientMNIST, ModelConfig
+from ..provenance import cpu_name
+from ..recipe import get_recipe
+from ..training import train
 
 
 def training_flops_per_image(config: ModelConfig | None = None, batch_size: int = 64) -> float:
     """FLOPs of one training step (forward + backward) per image, counted by FlopCounterMode."""
     x, y = torch.randn(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,))
     return _flops_by_module(EfficientMNIST(config), x, y)[1] / batch_size
-
-
-def cpu_name() -> str:
-    """The processor's model name (from /proc/cpuinfo where there is one)."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run_bench(
@@ -155,8 +143,8 @@ def step_anatomy(splits: Splits, steps: int = 100, warmup: int = 20) -> dict:
     """
     from collections import defaultdict
 
-    from .data import TensorLoader
-    from .train import initial_model, keep_freed_memory, make_optimizer, make_scheduler
+    from ..data.mnist import TensorLoader
+    from ..training import initial_model, keep_freed_memory, make_optimizer, make_scheduler
 
     recipe = REFERENCE
     keep_freed_memory()

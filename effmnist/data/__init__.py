@@ -1,0 +1,47 @@
+"""MNIST as tensors, and the files around it: acquiring and verifying the IDX files, loading and
+splitting them, reading image files, writing files atomically, and where all of it lives.
+
+The lowest layer of effmnist: nothing here imports the model or training.
+"""
+
+from .acquire import DataError, prepare_mnist, verify_raw
+from .home import checkpoints_dir, home
+from .images import ImageError, load_image
+from .mnist import (
+    MEAN,
+    STD,
+    TEST_SIZE,
+    TRAIN_SIZE,
+    VAL_SIZE,
+    MNISTArrays,
+    Splits,
+    TensorLoader,
+    load_mnist,
+    load_splits,
+    normalize,
+    split_indices,
+    torchvision_train_loader,
+)
+
+__all__ = [
+    "MEAN",
+    "STD",
+    "TEST_SIZE",
+    "TRAIN_SIZE",
+    "VAL_SIZE",
+    "DataError",
+    "ImageError",
+    "MNISTArrays",
+    "Splits",
+    "TensorLoader",
+    "checkpoints_dir",
+    "home",
+    "load_image",
+    "load_mnist",
+    "load_splits",
+    "normalize",
+    "prepare_mnist",
+    "split_indices",
+    "torchvision_train_loader",
+    "verify_raw",
+]
