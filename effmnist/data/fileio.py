@@ -13,12 +13,27 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+PROC_STATUS = "/proc/self/status"  # Linux: a ``Umask:`` line since kernel 4.7
+
 
 def default_file_mode() -> int:
-    """The mode a plainly created file gets (0o666 less the umask); mkstemp's own is 0o600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    """The mode a plainly created file gets (0o666 less the umask); mkstemp's own is 0o600.
+
+    The umask is read without changing it: ``os.umask`` can only read it by setting another,
+    which for that moment would apply to the files every other thread creates.
+    """
+    try:
+        with open(PROC_STATUS, encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    # elsewhere (macOS, Windows, an older kernel): ask the system, by creating a file
+    with tempfile.TemporaryDirectory() as folder:
+        probe = os.path.join(folder, "probe")
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        return os.stat(probe).st_mode & 0o777
 
 
 @contextlib.contextmanager
