@@ -69,7 +69,12 @@ class Recipe:
             if value is not None and not 0 < value < 1:
                 raise RecipeError(f"{name} must be in (0, 1) or None, not {value!r}")
         beta1 = self.onecycle_beta1
-        if beta1 is not None and not (len(beta1) == 2 and 0 < beta1[0] <= beta1[1] < 1):
+        if beta1 is not None and not (
+            isinstance(beta1, tuple)
+            and len(beta1) == 2
+            and all(isinstance(b, (int, float)) for b in beta1)
+            and 0 < beta1[0] <= beta1[1] < 1
+        ):
             raise RecipeError(
                 f"onecycle_beta1 must be None or (low, high) with 0 < low <= high < 1, not {beta1!r}"
             )

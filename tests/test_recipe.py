@@ -66,3 +66,47 @@ def test_changed_fields_names_what_differs():
         "batch_size",
     }
     assert reference.changed_fields(dataclasses.replace(reference, name="x")) == set()
+
+
+def test_onecycle_beta1_round_trips_through_json_as_a_tuple():
+    for beta1 in [(0.8, 0.9), None]:
+        recipe = get_recipe("best", onecycle_beta1=beta1)
+        text = json.dumps(recipe.to_dict())
+        assert json.loads(text)["onecycle_beta1"] == (list(beta1) if beta1 else None)
+        again = Recipe.from_dict(json.loads(text))
+        assert again == recipe and again.onecycle_beta1 == beta1
+        hash(again)  # a tuple, not JSON's list: the recipe stays hashable
+    assert get_recipe("reference") != get_recipe("reference", onecycle_beta1=None)
+
+
+@pytest.mark.parametrize(
+    "beta1", [(0.95, 0.85), (0.0, 0.95), (0.85, 1.0), (0.9,), (0.8, 0.9, 0.95), 0.9, [0.85, 0.95],
+              ("low", "high")],
+)  # fmt: skip
+def test_bad_onecycle_beta1_is_refused(beta1):
+    with pytest.raises(RecipeError, match="onecycle_beta1 must be None or"):
+        Recipe(onecycle_beta1=beta1)
+
+
+def _beta1_over_a_onecycle_run(beta1, steps=40):
+    import torch
+
+    from effmnist.training import make_optimizer, make_scheduler
+
+    recipe = Recipe(schedule="onecycle", onecycle_beta1=beta1)
+    optimizer = make_optimizer(torch.nn.Linear(2, 2), recipe, fused=False)
+    scheduler = make_scheduler(optimizer, recipe, steps)
+    seen = []
+    for _ in range(steps):
+        seen.append(optimizer.param_groups[0]["betas"][0])
+        optimizer.step()
+        scheduler.step()
+    return seen
+
+
+def test_onecycle_moves_adams_beta1_against_the_lr_unless_told_not_to():
+    cycled = _beta1_over_a_onecycle_run((0.85, 0.95))
+    assert cycled[0] == pytest.approx(0.95) and min(cycled) == pytest.approx(0.85, abs=1e-3)
+    assert cycled[-1] == pytest.approx(0.95, abs=1e-3)  # back up as the lr anneals
+    assert all(0.85 - 1e-9 <= b <= 0.95 + 1e-9 for b in cycled)
+    assert _beta1_over_a_onecycle_run(None) == [0.9] * 40  # Adam's own, throughout
