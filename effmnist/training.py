@@ -207,6 +207,7 @@ def train(
     )
 
     start = time.perf_counter()
+    train_acc = math.nan  # stays NaN only where there is no epoch to run
     for _ in range(recipe.epochs):
         train_acc = train_one_epoch(
             model, loader, optimizer, scheduler, recipe, history, bar, ema, generator
