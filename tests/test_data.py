@@ -5,9 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from effmnist.data import acquire
-
 from effmnist import data
+from effmnist.data import acquire
 from effmnist.experiments.bench import run_bench
 from effmnist.training import train
 
