@@ -13,7 +13,7 @@ from typing import Protocol
 
 
 class Bar(Protocol):
-    """What :func:`effmnist.train.train` needs from a progress bar (tqdm has it too)."""
+    """What :func:`effmnist.training.train` needs from a progress bar (tqdm has it too)."""
 
     def update(self, n: int = 1) -> object: ...
 

@@ -4,12 +4,10 @@ import pytest
 from matplotlib.patches import FancyBboxPatch
 from torch import nn
 
-from effmnist.plots import architecture as architecture_plots
-
 from effmnist.experiments import baselines
-
-from effmnist.plots import experiments as experiment_plots
 from effmnist.model import EfficientMNIST, count_parameters
+from effmnist.plots import architecture as architecture_plots
+from effmnist.plots import experiments as experiment_plots
 
 
 def _texts(ax, gid: str) -> list[str]:

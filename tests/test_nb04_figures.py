@@ -5,12 +5,9 @@ import pytest
 import torch
 from matplotlib.patches import Rectangle
 
-from effmnist.insight import calibration
-
-from effmnist.insight import cam
-
-from effmnist.plots import insight as model_plots
+from effmnist.insight import calibration, cam
 from effmnist.model import EfficientMNIST
+from effmnist.plots import insight as model_plots
 
 
 def _visible(fig):
@@ -61,11 +58,25 @@ def test_cam_grid_has_two_rows_when_every_prediction_is_right(four_digits):
     assert len(_visible(fig)) == 2 * 2
 
 
-def test_cells_are_placed_by_the_pools_that_made_them():
-    assert model_plots._cell_jump(3) == 8  # 28 -> 14 -> 7 -> 3: cells 8 pixels apart
-    assert model_plots._cell_jump(7) == 4 and model_plots._cell_jump(28) == 1
+@pytest.mark.parametrize(
+    "side, covered",
+    [(3, 24), (7, 28), (14, 28), (28, 28)],  # 28 -> 14 -> 7 -> 3: cells 8, 4, 2, 1 pixels apart
+)
+def test_cells_are_placed_by_the_pools_that_made_them(four_digits, side, covered):
+    """A map of ``side`` cells made by halving 28 pixels lies over the pixels its cells came
+    from: the reference's 3x3 map covers 24 (cells 8 pixels apart, the last 4 rows unseen)."""
+    images, _, logits, labels = four_digits
+    maps = torch.rand(4, 10, side, side)
+    fig = model_plots.cam_grid(images, maps, logits, labels)
+    overlay = fig.axes[4].images[1]  # the first predicted-class map over its digit
+    assert overlay.get_extent() == [-0.5, covered - 0.5, covered - 0.5, -0.5]
+    assert overlay.get_array().shape == (covered, covered)
+
+
+def test_a_map_that_is_not_28_halved_is_refused(four_digits):
+    images, _, logits, labels = four_digits
     with pytest.raises(ValueError, match="halved"):
-        model_plots._cell_jump(5)
+        model_plots.cam_grid(images, torch.rand(4, 10, 5, 5), logits, labels)
 
 
 def test_reliability_diagram_draws_each_bins_accuracy_and_count():

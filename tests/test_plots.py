@@ -4,14 +4,11 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from effmnist.experiments import ablate
-
-from effmnist.plots import experiments as experiment_plots
-
-from effmnist.plots import insight as model_plots
-
 from effmnist import plots
+from effmnist.experiments import ablate
 from effmnist.model import EfficientMNIST
+from effmnist.plots import experiments as experiment_plots
+from effmnist.plots import insight as model_plots
 
 
 def _titled(fig: Figure) -> None:

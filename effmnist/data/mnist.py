@@ -1,6 +1,6 @@
 """MNIST as tensors: read the IDX files, split them, normalize them, batch them.
 
-:mod:`effmnist.acquire` puts the four verified files in ``<root>/MNIST/raw``; this module
+:mod:`effmnist.data.acquire` puts the four verified files in ``<root>/MNIST/raw``; this module
 loads them: the fixed 54k / 6k / 10k splits as normalized tensors, :class:`TensorLoader`
 (the fast path: batches by indexing in-memory tensors) and the conventional torchvision
 ``DataLoader`` that yields the very same batches.

@@ -2,7 +2,7 @@
 
 :class:`DrawPad` is a small notebook widget (anywidget: Jupyter lab, Colab, VS Code). Each
 time a stroke ends, the drawing goes to Python, is preprocessed exactly as a photo would be
-(:func:`effmnist.preprocess.classify`), and the widget shows the 28x28 image the model sees and
+(:func:`effmnist.digits.preprocess.classify`), and the widget shows the 28x28 image the model sees and
 its top-3 digits. Where widgets are off, classify an uploaded image instead (notebook 06):
 :func:`uploaded_images` turns what Colab's ``files.upload()`` or an ``ipywidgets.FileUpload``
 returns into PIL images.
@@ -93,9 +93,9 @@ class DrawPad(anywidget.AnyWidget):
     """A 280x280 drawing pad; after each stroke, the model's top-3 digits for the drawing.
 
     The page sends the drawing as a PNG data URL (``png``, black ink on white); the pad
-    preprocesses it as a photo (:func:`effmnist.preprocess.classify`) and sets ``seen`` (the
+    preprocesses it as a photo (:func:`effmnist.digits.preprocess.classify`) and sets ``seen`` (the
     28x28 image the model saw, a PNG data URL), ``result`` (e.g. ``"7 (98%)  1 (1%)  2 (0%)"``)
-    and ``last`` (the :class:`~effmnist.preprocess.Prediction`, or None). Setting ``png`` from
+    and ``last`` (the :class:`~effmnist.digits.preprocess.Prediction`, or None). Setting ``png`` from
     Python does the same, which is how the pad is tested without a browser.
     """
 
@@ -181,7 +181,7 @@ def uploaded_images(value) -> list[tuple[str, Image.Image]]:
     - the ``FileUpload`` widget itself (its ``value`` is read).
 
     Nothing uploaded (``{}``, ``()``, ``None``) gives ``[]``. Photos are turned upright by their
-    EXIF orientation. Raises :class:`~effmnist.images.ImageError` naming a file that is not an
+    EXIF orientation. Raises :class:`~effmnist.data.ImageError` naming a file that is not an
     image PIL can read.
     """
     if hasattr(value, "value") and not isinstance(value, (dict, list, tuple)):

@@ -2,7 +2,7 @@
 
 :func:`summarize` and :func:`format_summary` give each variant's mean and spread (sample std)
 over seeds. :func:`verdicts` and :func:`format_verdicts` compare each variant with its group's
-baseline seed by seed (:mod:`effmnist.stats`): variant minus baseline, Student's t interval,
+baseline seed by seed (:mod:`effmnist.experiments.stats`): variant minus baseline, Student's t interval,
 wins, failures counted rather than averaged, and Holm-Bonferroni over every comparison in the
 results, so that a "real" difference is one that survives having looked at all of them.
 """
@@ -94,7 +94,7 @@ def verdicts(
 
     The baseline is the first variant of each group (the reference's choice; in the search, the
     best recipe). Each comparison uses only the seeds both were run on (see
-    :func:`effmnist.stats.paired_difference`): ``mean_diff`` is **variant minus baseline**
+    :func:`effmnist.experiments.stats.paired_difference`): ``mean_diff`` is **variant minus baseline**
     (positive: the variant is better), with its standard error ``se``, its unadjusted Student's t
     95% interval ``ci_low``..``ci_high``, its p-value ``p``, and ``wins`` / ``losses`` / ``ties``
     out of ``n``.

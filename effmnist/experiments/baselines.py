@@ -2,7 +2,7 @@
 
 A logistic regression (one linear layer on the 784 pixels) and a multilayer perceptron (one
 hidden layer) see the image as a flat list of pixels: they know nothing of which pixels are
-neighbours. Trained with the very same recipe as EfficientMNIST (:func:`effmnist.train.train`
+neighbours. Trained with the very same recipe as EfficientMNIST (:func:`effmnist.training.train`
 takes any model), they show what the convolutions are worth at the same parameter budget.
 """
 

@@ -10,7 +10,7 @@ logit of class ``c`` is a weighted sum of the last feature maps, averaged over p
 the last map is 3x3, so a map has 9 cells, each seeing a 22x22 window of the image. For
 display, :func:`upsample` enlarges the maps smoothly; the 3x3 cells are centred on pixels 3.5,
 11.5 and 19.5, so enlarge them to 24x24 and draw them over pixels 0-23 (as
-:func:`effmnist.model_plots.cam_grid` does) rather than stretching them over all 28.
+:func:`effmnist.plots.cam_grid` does) rather than stretching them over all 28.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def lr_range_test(
 
     The optimizer, weight decay, clipping and batch size are the recipe's; the schedule is
     replaced by ``lr = start * (end / start) ** (step / (steps - 1))``. The same seed gives the
-    same initial weights and batches as :func:`effmnist.train.train`.
+    same initial weights and batches as :func:`effmnist.training.train`.
     """
     if not 0 < start < end or steps < 2:
         raise ValueError("need 0 < start < end and at least 2 steps")

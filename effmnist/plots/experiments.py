@@ -155,7 +155,7 @@ def validation_vs_parameters(points: Sequence[Mapping], budget: int | None = 25_
     """Validation accuracy against parameter count (log axis), one labelled point per model.
 
     Each point is a mapping with ``label``, ``params`` and ``val_accuracy`` (a fraction), e.g.
-    ``{"label": "MLP", **result.metrics()}`` for a :class:`effmnist.train.TrainResult`. A
+    ``{"label": "MLP", **result.metrics()}`` for a :class:`effmnist.training.TrainResult`. A
     dashed line marks the parameter ``budget`` (None: no line).
     """
     import matplotlib.ticker

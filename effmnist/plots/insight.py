@@ -195,7 +195,7 @@ def cam_grid(
     when it is misclassified, the map of its true class below.
 
     ``maps`` (N, 10, h, w) and ``logits`` (N, 10) come from
-    :func:`effmnist.cam.class_activation_maps` for ``images`` (N, 1, 28, 28); ``labels`` (N,).
+    :func:`effmnist.insight.cam.class_activation_maps` for ``images`` (N, 1, 28, 28); ``labels`` (N,).
     A map is drawn where its cells really sit: each cell enlarged smoothly (bilinear) over the
     pixels around its centre, so a 3x3 map covers pixels 0-23 (the pool that makes it drops the
     last row and column of the 7x7 map); thin lines mark the cells. Red is evidence for the
@@ -272,7 +272,7 @@ def reliability_diagram(reliabilities: Mapping[str, Reliability]) -> Figure:
     """One column per model: accuracy against confidence per bin (top), predictions per bin
     (bottom, log scale).
 
-    ``reliabilities`` maps a name to an :class:`effmnist.calibration.Reliability`. Bars are
+    ``reliabilities`` maps a name to an :class:`effmnist.insight.calibration.Reliability`. Bars are
     each bin's accuracy; a black tick marks its mean confidence, so the distance from the bar's
     top to the tick is the bin's calibration gap (bar above the tick: under-confident, below:
     over-confident). The dashed diagonal is perfect calibration.

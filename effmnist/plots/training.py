@@ -19,7 +19,7 @@ def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(values, kernel, mode="valid")
 
 
-LR_SCHEDULES = {  # effmnist.train.Recipe.schedule -> how the learning-rate panel describes it
+LR_SCHEDULES = {  # effmnist.recipe.Recipe.schedule -> how the learning-rate panel describes it
     "cosine": "cosine annealing",
     "onecycle": "one-cycle (warm-up, then annealing)",
     "constant": "constant",
@@ -72,7 +72,7 @@ def training_curves(
 def lr_range_curves(runs: Mapping[str, object], mark: float | None = 0.015) -> Figure:
     """Learning-rate range tests side by side: smoothed loss against the learning rate (log x).
 
-    ``runs`` maps a label to an :class:`effmnist.lr_range.LRRange`. Each curve's lowest point is
+    ``runs`` maps a label to an :class:`effmnist.insight.lr_range.LRRange`. Each curve's lowest point is
     a dot; where a test stopped because its loss blew up, a cross. ``mark`` draws a dashed line
     at a learning rate of interest (the reference's 0.015 by default; ``None``: no line).
     """
