@@ -14,8 +14,15 @@ import torch
 from PIL import Image
 from torch import nn
 
-from effmnist.digits.drawpad import EMPTY, START, DrawPad, data_url, image_from_data_url, uploaded_images
 from effmnist.data.images import ImageError
+from effmnist.digits.drawpad import (
+    EMPTY,
+    START,
+    DrawPad,
+    data_url,
+    image_from_data_url,
+    uploaded_images,
+)
 from effmnist.digits.synthetic import draw_digit
 
 RESULT = re.compile(

@@ -6,11 +6,11 @@ import math
 import pytest
 import torch
 
+from effmnist.data import MEAN, STD
+from effmnist.evaluate import predict, predict_tta, shift
 from effmnist.experiments import baselines
 from effmnist.insight.calibration import expected_calibration_error, reliability
 from effmnist.insight.cam import class_activation_maps, upsample
-from effmnist.data import MEAN, STD
-from effmnist.evaluate import predict, predict_tta, shift
 from effmnist.insight.lr_range import lr_range_test
 from effmnist.model import EfficientMNIST, ModelConfig, count_parameters
 from effmnist.recipe import get_recipe

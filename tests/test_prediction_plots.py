@@ -5,9 +5,9 @@ import pytest
 import torch
 from matplotlib.patches import Rectangle
 
-from effmnist.plots.predictions import plot_prediction, plot_predictions, plot_steps
 from effmnist.digits.preprocess import Prediction, PreprocessConfig, preprocess_steps
 from effmnist.digits.synthetic import draw_digit
+from effmnist.plots.predictions import plot_prediction, plot_predictions, plot_steps
 
 
 def a_prediction(original: bool = True) -> Prediction:

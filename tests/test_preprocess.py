@@ -18,7 +18,6 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from effmnist.evaluate import predict
 from effmnist.data.images import ImageError
 from effmnist.digits.preprocess import (
     CENTRE,
@@ -29,6 +28,7 @@ from effmnist.digits.preprocess import (
     to_model_input,
 )
 from effmnist.digits.synthetic import draw_digit, photo_like, render_mnist
+from effmnist.evaluate import predict
 
 COLOURS = [
     ("black", "white"),
