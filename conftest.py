@@ -1,4 +1,12 @@
-"""pytest set-up: nbval's sanitizing rules, and which tests are slow.
+"""pytest set-up: the notebooks as Colab runs them, nbval's sanitizing rules, and which tests are slow.
+
+Every notebook (tutorials and solutions) runs once per test run, as Colab would run it: copied
+to a folder outside the repository and executed by nbval in a kernel that has effmnist installed
+from its wheel and a stand-in ``google.colab`` (`tests/colab_env.py`). nbval compares each
+cell's output with the saved one, except the two that differ on Colab by design: the install
+cell (pip's own output) and notebook 06's upload cell (Colab's dialog instead of a widget). The
+executed copies are kept in the run's folder (``$EFFMNIST_TEST_RUN/colab/executed``) for tests
+that read what a notebook printed.
 
 `notebooks/sanitize.cfg` lists the regexes that mask what differs between machines and runs
 (seconds, progress-bar rates, memory addresses, paths); the notebooks assert their own
@@ -16,12 +24,16 @@ notebook kernels, the command line and the pytest-xdist workers inherit both; bo
 removed at the end. Tests of training itself call `effmnist.training.train`, which never reuses.
 """
 
+import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "tests"))  # tests/colab_env.py
 
 SANITIZE = Path(__file__).parent / "notebooks" / "sanitize.cfg"
 
@@ -40,9 +52,87 @@ def pytest_configure(config):
     opt = config.option
     if hasattr(opt, "nbval_sanitize_with") and not opt.nbval_sanitize_with:
         opt.nbval_sanitize_with = str(SANITIZE)
-    if hasattr(opt, "nbval_current_env"):
-        # run notebooks in this interpreter, whatever kernels are installed
-        opt.nbval_current_env = True
+
+
+def pytest_collect_file(file_path, parent):
+    """Each notebook in notebooks/ (not Jupyter's checkpoints): its cells, run the Colab way."""
+    notebooks = Path(__file__).parent / "notebooks"
+    if (
+        file_path.suffix == ".ipynb"
+        and notebooks in file_path.parents
+        and ".ipynb_checkpoints" not in file_path.parts
+    ):
+        return ColabNotebook.from_parent(parent, path=file_path)
+    return None
+
+
+try:
+    from nbval.kernel import RunningKernel
+    from nbval.plugin import IPyNbFile
+except ImportError:  # nbval is in the dev extra
+    IPyNbFile = pytest.File
+
+
+class ColabNotebook(IPyNbFile):
+    """nbval's notebook, executed in the Colab stand-in from a copy outside the repository."""
+
+    DIFFERS_ON_COLAB = ("%pip install", "files.upload()")  # cells whose output differs there
+
+    def collect(self):
+        from colab_env import GITHUB, colab_paths
+
+        self.colab = colab_paths()
+        self.cells = []
+        for item in super().collect():
+            item.cell.source = item.cell.source.replace(GITHUB, self.colab["wheel"].as_uri())
+            if any(marker in item.cell.source for marker in self.DIFFERS_ON_COLAB):
+                item.options["check"] = False
+            self.cells.append(item)
+            yield item
+        if self.path.name.startswith("06_classify_your_own_digit."):
+            calls = ColabCalls.from_parent(self, name="Colab calls")
+            calls.add_marker(pytest.mark.slow)
+            yield calls
+
+    def setup(self):
+        from colab_env import KERNEL, colab_environment, colab_notebook
+
+        self.colab = colab_environment()
+        relative = self.path.relative_to(Path(__file__).parent / "notebooks")
+        folder = self.colab["content"] / relative.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        text = self.path.read_text(encoding="utf-8")
+        (folder / self.path.name).write_text(colab_notebook(text, self.colab["wheel"]), "utf-8")
+        os.environ["JUPYTER_PATH"] = str(self.colab["jupyter"])
+        os.environ["FAKE_COLAB_LOG"] = str(self.colab["logs"] / f"{self.path.stem}.log")
+        timeout = self.config.option.nbval_kernel_startup_timeout
+        self.kernel = RunningKernel(KERNEL, cwd=str(folder), startup_timeout=timeout)
+        self.setup_sanitize_files()
+
+    def teardown(self):
+        """Stop the kernel; keep the executed copy, with this run's outputs, for later tests."""
+        super().teardown()
+        executed = json.loads(self.path.read_text(encoding="utf-8"))
+        code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+        for cell, item in zip(code, self.cells, strict=True):
+            cell["outputs"] = item.test_outputs or []
+        relative = self.path.relative_to(Path(__file__).parent / "notebooks")
+        target = self.colab["executed"] / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(executed, indent=1), encoding="utf-8")
+
+
+class ColabCalls(pytest.Item):
+    """Notebook 06 on Colab asked for an upload and enabled Colab's widget manager."""
+
+    def runtest(self):
+        log = Path(os.environ["FAKE_COLAB_LOG"])
+        calls = log.read_text().splitlines() if log.exists() else []
+        assert '["files.upload"]' in calls, calls
+        assert '["output.enable_custom_widget_manager"]' in calls, calls
+
+    def reportinfo(self):
+        return self.path, None, "notebook 06's calls to google.colab"
 
 
 def _copy_mnist(home: Path) -> None:
@@ -75,7 +165,7 @@ def pytest_unconfigure(config):
 # pytest-xdist hands out whole files in collection order (`--dist loadfile
 # --no-loadscope-reorder` in pyproject): the longest first, so that no worker is left with a
 # long file at the end while the others idle (longest-processing-time-first scheduling).
-LONGEST_FIRST = ("tests/test_colab.py", "notebooks/solutions/", "notebooks/", "tests/test_browser")
+LONGEST_FIRST = ("notebooks/solutions/", "notebooks/", "tests/test_browser")
 
 
 def _run_order(item) -> int:

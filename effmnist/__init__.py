@@ -20,8 +20,24 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .data import load_mnist, load_splits, prepare_mnist
-from .evaluate import accuracy, eval_mode, predict
-from .model import EfficientMNIST, ModelConfig, count_parameters, parameter_breakdown
+from .evaluate import (
+    accuracy,
+    confusion_matrix,
+    eval_mode,
+    mistakes,
+    most_confident_mistakes,
+    per_class_accuracy,
+    predict,
+    top_confusions,
+)
+from .model import (
+    PARAM_BUDGET,
+    EfficientMNIST,
+    ModelConfig,
+    count_parameters,
+    format_breakdown,
+    parameter_breakdown,
+)
 from .recipe import Recipe, get_recipe
 from .training import DeviceError, TrainResult, pick_device, train
 
@@ -33,6 +49,7 @@ if os.environ.get("EFFMNIST_TRAIN_CACHE"):  # only under the test suite: reuse f
     train = reuse_trainings(training.train)
 
 __all__ = [
+    "PARAM_BUDGET",
     "CheckpointError",
     "CheckpointInfo",
     "DeviceError",
@@ -41,18 +58,24 @@ __all__ = [
     "Recipe",
     "TrainResult",
     "accuracy",
+    "confusion_matrix",
     "count_parameters",
     "default_path",
     "eval_mode",
+    "format_breakdown",
     "get_recipe",
     "load_checkpoint",
     "load_mnist",
     "load_or_train",
     "load_splits",
+    "mistakes",
+    "most_confident_mistakes",
     "parameter_breakdown",
+    "per_class_accuracy",
     "pick_device",
     "predict",
     "prepare_mnist",
     "save_checkpoint",
+    "top_confusions",
     "train",
 ]

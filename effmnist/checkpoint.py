@@ -17,6 +17,7 @@ folder they run in.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,13 +66,47 @@ def save_checkpoint(result: TrainResult, path: str | os.PathLike | None = None) 
         "recipe": result.recipe.to_dict(),
         "seed": result.seed,
         "metrics": result.metrics(),
-        "provenance": provenance(result.device),
+        # through JSON: plain strings (torch.__version__ is a TorchVersion, which a
+        # weights_only load refuses to unpickle)
+        "provenance": json.loads(json.dumps(provenance(result.device))),
         "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save(record, tmp)
     return path
+
+
+FIELDS = {"recipe": dict, "seed": int, "metrics": dict, "state_dict": dict}
+OPTIONAL = {"provenance": dict}  # format 2 has none
+
+
+def _check(record: dict, key: str, kind: type, path: Path) -> None:
+    """A CheckpointError unless ``record[key]`` is there (or optional) and a ``kind``."""
+    a = {dict: "a dict", int: "an int"}[kind]
+    if key not in record:
+        if key in OPTIONAL:
+            return
+        problem = f"is missing (it should be {a})"
+    elif not isinstance(record[key], kind):
+        problem = f"is a {type(record[key]).__name__}, not {a}"
+    else:
+        return
+    raise CheckpointError(
+        f"{path}: its {key!r} {problem} (the file is incomplete or was written by something "
+        f"else); {REMAKE}"
+    )
+
+
+def _from_format_2(record: dict, path: Path) -> dict:
+    """A format-2 record as format 3 lays it out: the recipe and seed were kept among the
+    metrics, and the architecture the weights were saved with beside them (``config``)."""
+    _check(record, "metrics", dict, path)
+    metrics = dict(record["metrics"])
+    moved = {key: metrics.pop(key) for key in ("recipe", "seed") if key in metrics}
+    if isinstance(moved.get("recipe"), dict) and isinstance(record.get("config"), dict):
+        moved["recipe"] = {**moved["recipe"], "model": record["config"]}
+    return {k: v for k, v in record.items() if k != "metrics"} | moved | {"metrics": metrics}
 
 
 def _info(record: object, path: Path) -> tuple[CheckpointInfo, dict]:
@@ -82,22 +117,16 @@ def _info(record: object, path: Path) -> tuple[CheckpointInfo, dict]:
             f"{path} is not an effmnist checkpoint of a format this version reads "
             f"({made!r}; it reads {FORMAT!r} and {OLDER!r}); {REMAKE}"
         )
-    if record["format"] == OLDER:  # the recipe and seed were kept among the metrics
-        metrics = dict(record.get("metrics") or {})
-        record = {
-            **record,
-            "recipe": metrics.pop("recipe", None),
-            "seed": metrics.pop("seed", None),
-        }
-        record["metrics"] = metrics
-    for key, kind in (("recipe", dict), ("seed", int), ("metrics", dict), ("state_dict", dict)):
-        if not isinstance(record.get(key), kind):
-            raise CheckpointError(
-                f"{path}: its {key!r} is missing or not a {kind.__name__} (the file is "
-                f"incomplete or was written by something else); {REMAKE}"
-            )
+    if record["format"] == OLDER:
+        record = _from_format_2(record, path)
+    for key, kind in (FIELDS | OPTIONAL).items():
+        _check(record, key, kind, path)
     try:
         recipe = Recipe.from_dict(record["recipe"])
+    except KeyError as exc:  # a model config without one of its fields
+        raise CheckpointError(
+            f"{path}: its recipe cannot be read (its model config has no {exc}); {REMAKE}"
+        ) from None
     except (RecipeError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: its recipe cannot be read ({exc}); {REMAKE}") from None
     info = CheckpointInfo(recipe, record["seed"], record["metrics"], record.get("provenance", {}))
@@ -146,6 +175,7 @@ def load_or_train(
     seed: int = 0,
     splits: Splits | None = None,
     path: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
 ) -> tuple[EfficientMNIST, CheckpointInfo]:
     """The checkpoint of ``recipe`` and ``seed`` (at ``path``, default :func:`default_path`),
     trained and saved first if it is missing.
@@ -163,8 +193,10 @@ def load_or_train(
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{path}.lock"):
         if not path.exists():
-            save_checkpoint(effmnist.train(recipe, splits, seed=seed, progress=False), path)
-    model, info = load_checkpoint(path, expected=recipe.model)
+            save_checkpoint(
+                effmnist.train(recipe, splits, seed=seed, device=device, progress=False), path
+            )
+    model, info = load_checkpoint(path, expected=recipe.model, device=device)
     if info.recipe != recipe or info.seed != seed:
         raise CheckpointError(
             f"{path} was trained with another recipe or seed (seed {info.seed}, {info.recipe}); "

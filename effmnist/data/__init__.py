@@ -4,11 +4,12 @@ splitting them, reading image files, writing files atomically, and where all of 
 The lowest layer of effmnist: nothing here imports the model or training.
 """
 
-from .acquire import DataError, prepare_mnist, verify_raw
+from .acquire import RAW_SHA256, DataError, prepare_mnist, raw_folder, sha256_of, verify_raw
 from .home import checkpoints_dir, home
 from .images import ImageError, load_image
 from .mnist import (
     MEAN,
+    SPLIT_SEED,
     STD,
     TEST_SIZE,
     TRAIN_SIZE,
@@ -25,6 +26,8 @@ from .mnist import (
 
 __all__ = [
     "MEAN",
+    "RAW_SHA256",
+    "SPLIT_SEED",
     "STD",
     "TEST_SIZE",
     "TRAIN_SIZE",
@@ -41,6 +44,8 @@ __all__ = [
     "load_splits",
     "normalize",
     "prepare_mnist",
+    "raw_folder",
+    "sha256_of",
     "split_indices",
     "torchvision_train_loader",
     "verify_raw",

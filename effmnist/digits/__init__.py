@@ -9,6 +9,7 @@ from .preprocess import (
     classify,
     preprocess,
     preprocess_steps,
+    stroke_width,
     to_model_input,
 )
 from .synthetic import digit_font, draw_digit, photo_like, render_mnist
@@ -27,6 +28,7 @@ __all__ = [
     "preprocess",
     "preprocess_steps",
     "render_mnist",
+    "stroke_width",
     "to_model_input",
     "uploaded_images",
 ]
