@@ -288,11 +288,11 @@ def test_no_module_is_named_like_a_public_function_or_class():
     that name deeper down) to be confused with it, or to shadow it."""
     exported = set(effmnist.__all__)
     clashes = [
-        f"{name} (effmnist.{name.rpartition('.')[2]} is {getattr(effmnist, short)!r})"
-        for name in _modules()
+        f"{path.relative_to(ROOT)} is named like effmnist.{short}, {getattr(effmnist, short)!r}"
+        for name, path in _modules().items()
         if (short := name.rpartition(".")[2]) in exported
     ]
-    assert clashes == []
+    assert clashes == [], "modules named like what effmnist exports:\n" + "\n".join(clashes)
 
 
 # --- no data in git ----------------------------------------------------------------------
