@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,8 +146,9 @@ def load_checkpoint(
     """
     path = Path(path)
     if not path.exists():
+        where = "" if path == default_path() else f" {shlex.quote(str(path))}"
         raise CheckpointError(
-            f"no checkpoint at {path}; train one with `python -m effmnist train --save`"
+            f"no checkpoint at {path}; train one with `python -m effmnist train --save{where}`"
         )
     try:
         record = torch.load(path, map_location=device, weights_only=True)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m effmnist {train,data,predict,bench,ablate} ...``.
+"""Command line: ``python -m effmnist {train,data,where,clean,predict,bench,ablate} ...``.
 
 ``--help`` on each command lists its flags; the ``effmnist`` console script is the same program.
 """
@@ -14,11 +14,16 @@ import time
 from pathlib import Path
 
 from .data.fileio import atomic_write_text
+from .model import PARAM_BUDGET
 
 TARGET_ACCURACY = 0.95  # the reference's challenge: more than 95% test accuracy
-# Exit codes: 0 done; 1 an error the message explains (bad data, checkpoint, recipe, device);
-# 2 a usage error (argparse); 3 `train` ran but missed the target.
-EXIT_ERROR, EXIT_TARGET_MISSED = 1, 3
+EXIT_ERROR, EXIT_TARGET_MISSED = 1, 3  # and 0: done; 2: a usage error (argparse's own)
+EXIT_CODES = f"""exit codes:
+  0  done
+  {EXIT_ERROR}  an error the message explains (data, checkpoint, recipe, device)
+  2  a usage error: an unknown command, flag or value
+  {EXIT_TARGET_MISSED}  train ran but missed the target: >{TARGET_ACCURACY:.0%} test accuracy with \
+<{PARAM_BUDGET:,} parameters"""
 
 
 def _positive_int(text: str) -> int:
@@ -57,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .experiments.ablate import ABLATIONS, BEST_GROUPS, DEFAULT_OUT
     from .recipe import RECIPES
 
-    parser = argparse.ArgumentParser(prog="python -m effmnist", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m effmnist",
+        description=__doc__,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"effmnist {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data, device = _shared_flags()
@@ -66,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         parents=[data, device],
         help="train EfficientMNIST for one epoch and report validation/test accuracy",
+        epilog=f"exits {EXIT_TARGET_MISSED} when the run misses the target: "
+        f">{TARGET_ACCURACY:.0%} test accuracy with <{PARAM_BUDGET:,} parameters",
     )
     p.add_argument(
         "--recipe",
@@ -190,7 +202,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from . import train  # the package's train (which a test suite may wrap)
     from .checkpoint import save_checkpoint
     from .data.mnist import load_splits
-    from .model import PARAM_BUDGET, EfficientMNIST, parameter_breakdown
+    from .model import EfficientMNIST, parameter_breakdown
     from .recipe import get_recipe
     from .training import pick_device
 
@@ -248,12 +260,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         path = save_checkpoint(result, args.save or None)
         print(f"Checkpoint saved to {path}")
     if args.metrics_json:
-        metrics = result.metrics() | {
-            # where this command's time went (the interpreter and imports before it: the
-            # whole process's wall time minus command_seconds; `bench --whole` measures it)
-            "data_seconds": data_seconds,
-            "command_seconds": time.perf_counter() - started,
-        }
+        metrics = (
+            {"recipe": result.recipe.to_dict(), "seed": result.seed}
+            | result.metrics()
+            | {
+                # where this command's time went (the interpreter and imports before it: the
+                # whole process's wall time minus command_seconds; `bench --whole` measures it)
+                "data_seconds": data_seconds,
+                "command_seconds": time.perf_counter() - started,
+            }
+        )
         atomic_write_text(args.metrics_json, json.dumps(metrics, indent=2) + "\n")
         print(f"Metrics written to {args.metrics_json}")
     return 0 if met else EXIT_TARGET_MISSED

@@ -68,12 +68,18 @@ def test_cli_predict_bad_input_exits_1_and_still_reports_the_good_images(referen
 
 
 def test_cli_predict_missing_checkpoint_says_how_to_make_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EFFMNIST_DATA", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     draw_digit(1).save("one.png")
     assert main(["predict", "one.png"]) == 1
+    default = tmp_path / "home" / "checkpoints" / "reference_seed0.pt"
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: no checkpoint at {default}; train one with `python -m effmnist train --save`"
+    ]
+    assert main(["predict", "one.png", "--checkpoint", "my model.pt"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: no checkpoint at checkpoints/reference_seed0.pt")
-    assert "python -m effmnist train --save checkpoints/reference_seed0.pt" in err
+    assert err.startswith("error: no checkpoint at my model.pt")
+    assert "`python -m effmnist train --save 'my model.pt'`" in err
     (tmp_path / "bad.pt").write_text("not a checkpoint")
     assert main(["predict", "one.png", "--checkpoint", "bad.pt"]) == 1
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
