@@ -97,10 +97,24 @@ class Import:
     target: str  # the module imported (an effmnist module)
     line: int
     function: str | None  # the enclosing function, None at module level
+    name: str | None = None  # the name taken from the target (from x import name), if any
 
     def __str__(self) -> str:
         where = f"in {self.function}()" if self.function else "at module level"
         return f"{self.source} imports {self.target} ({where}, line {self.line})"
+
+
+def _package(name: str, path: Path) -> str:
+    """The package a module's relative imports start from."""
+    return name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+
+def _from(node: ast.ImportFrom, package: str) -> str:
+    """The module a ``from ... import`` statement in ``package`` imports from, absolute."""
+    if not node.level:
+        return node.module or ""
+    base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+    return f"{base}.{node.module}" if node.module else base
 
 
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> list[Import]:
@@ -108,12 +122,12 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> list[Import]:
     (``import effmnist.x``, ``from effmnist.x import y``) or relative (``from .x import y``).
     Importing ``effmnist.a.b`` also runs ``effmnist/a/__init__.py``: that counts as an import
     of ``effmnist.a`` too, unless the importer is inside ``effmnist.a`` itself."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    package = _package(name, path)
     found: list[Import] = []
 
-    def add(target: str, node: ast.stmt, function: str | None) -> None:
+    def add(target: str, node: ast.stmt, function: str | None, taken: str | None = None) -> None:
         assert target in modules, f"{name} (line {node.lineno}) imports {target}: no such module"
-        found.append(Import(name, target, node.lineno, function))
+        found.append(Import(name, target, node.lineno, function, taken))
         parts = target.split(".")
         for i in range(2, len(parts)):  # the packages on the way, the root aside
             ancestor = ".".join(parts[:i])
@@ -130,16 +144,15 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> list[Import]:
                     if alias.name.split(".")[0] == "effmnist":
                         add(alias.name, child, function)
             elif isinstance(child, ast.ImportFrom):
-                if child.level:
-                    base = package.rsplit(".", child.level - 1)[0] if child.level > 1 else package
-                    base = f"{base}.{child.module}" if child.module else base
-                else:
-                    base = child.module or ""
+                base = _from(child, package)
                 if base.split(".")[0] != "effmnist":
                     continue
                 for alias in child.names:
                     submodule = f"{base}.{alias.name}"
-                    add(submodule if submodule in modules else base, child, function)
+                    if submodule in modules:
+                        add(submodule, child, function)
+                    else:
+                        add(base, child, function, alias.name)
             visit(child, function)
 
     visit(ast.parse(path.read_text(encoding="utf-8"), str(path)), None)
@@ -213,6 +226,49 @@ def test_no_module_imports_a_higher_layer():
 def test_no_import_cycles():
     cycle = _cycle([edge for edge in _all_imports() if not _allowed(edge)])
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _private_attributes(name: str, path: Path, modules: dict[str, Path]) -> list[str]:
+    """``x._name`` in ``path`` where ``x`` is an effmnist module it imported (``import
+    effmnist``, ``from . import training``, ``from .plots import style as s``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            bound |= {
+                a.asname or a.name.split(".")[0]
+                for a in node.names
+                if a.name.split(".")[0] == "effmnist"
+            }
+        elif isinstance(node, ast.ImportFrom):
+            base = _from(node, _package(name, path))
+            bound |= {a.asname or a.name for a in node.names if f"{base}.{a.name}" in modules}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            base = node.value
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in bound:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_names():
+    """What one module offers another is public (the figure modules draw with
+    ``plots.style``'s ``figure``, ``bare``, ``legible``, not with ``_figure``)."""
+    modules = _modules()
+    taken = [f"{i} and takes {i.name}" for i in _all_imports() if i.name and _private(i.name)]
+    reached = [
+        line for name, path in modules.items() for line in _private_attributes(name, path, modules)
+    ]
+    assert taken + reached == [], "private names used across modules:\n" + "\n".join(
+        taken + reached
+    )
 
 
 # --- size and content -------------------------------------------------------------------
