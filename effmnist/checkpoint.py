@@ -27,7 +27,7 @@ import torch
 from filelock import FileLock
 
 from .data.fileio import atomic_path
-from .data.home import checkpoints_dir
+from .data.folders import checkpoints_dir
 from .data.mnist import Splits
 from .model import EfficientMNIST, ModelConfig
 from .provenance import provenance

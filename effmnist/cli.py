@@ -294,7 +294,7 @@ def _size(folder: Path) -> str:
 
 def cmd_where(args: argparse.Namespace) -> int:
     from .data.acquire import raw_folder
-    from .data.home import ENV_VAR, checkpoints_dir, home
+    from .data.folders import ENV_VAR, checkpoints_dir, home
 
     how = f"from ${ENV_VAR}" if os.environ.get(ENV_VAR) else f"default; set {ENV_VAR} to move it"
     print(f"effmnist's home: {home()} ({how})")
@@ -309,7 +309,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     import shutil
 
     from .data.acquire import raw_folder
-    from .data.home import checkpoints_dir
+    from .data.folders import checkpoints_dir
 
     folders = [checkpoints_dir()] + ([raw_folder().parent] if args.data else [])
     for folder in folders:

@@ -409,11 +409,11 @@ def test_home_in_a_clone_is_its_data_folder(monkeypatch):
 
 
 def _home_module_at(site: Path):
-    """effmnist/data/home.py copied to ``site``/effmnist/data and loaded from there."""
+    """effmnist/data/folders.py copied to ``site``/effmnist/data and loaded from there."""
     folder = site / "effmnist" / "data"
     folder.mkdir(parents=True)
-    shutil.copy(PACKAGE / "data" / "home.py", folder / "home.py")
-    spec = importlib.util.spec_from_file_location("copied_home", folder / "home.py")
+    shutil.copy(PACKAGE / "data" / "folders.py", folder / "folders.py")
+    spec = importlib.util.spec_from_file_location("copied_folders", folder / "folders.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -421,7 +421,7 @@ def _home_module_at(site: Path):
 
 @pytest.mark.parametrize("pyproject", [None, 'name = "another"\n'])
 def test_home_outside_a_clone_is_the_users_data_folder(pyproject, tmp_path, monkeypatch):
-    """A copy of home.py with no effmnist pyproject.toml two folders up (an installed copy)."""
+    """A copy of folders.py with no effmnist pyproject.toml two folders up (an installed copy)."""
     import platformdirs
 
     site = tmp_path / "site"

@@ -5,7 +5,7 @@ The lowest layer of effmnist: nothing here imports the model or training.
 """
 
 from .acquire import RAW_SHA256, DataError, prepare_mnist, raw_folder, sha256_of, verify_raw
-from .home import checkpoints_dir, home
+from .folders import checkpoints_dir, home
 from .images import ImageError, load_image
 from .mnist import (
     MEAN,

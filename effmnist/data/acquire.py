@@ -35,7 +35,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .fileio import atomic_write_bytes
-from .home import ENV_VAR, home
+from .folders import ENV_VAR, home
 
 # SHA-256 of the original, uncompressed MNIST files.
 RAW_SHA256 = {
@@ -85,7 +85,7 @@ class DataError(RuntimeError):
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The data folder: the argument, else effmnist's home (:func:`effmnist.data.home`)."""
+    """The data folder: the argument, else effmnist's home (:func:`effmnist.data.folders`)."""
     return Path(root).expanduser() if root else home()
 
 
