@@ -3,11 +3,19 @@ import statistics
 from pathlib import Path
 
 import pytest
+import torch
 
-from effmnist.experiments import ablate
-
-from effmnist.experiments import analysis
-from effmnist.experiments.bench import format_anatomy, format_report, step_anatomy, training_flops_per_image
+from effmnist.data import Splits
+from effmnist.experiments import ablate, analysis
+from effmnist.experiments.bench import (
+    count_flops,
+    format_anatomy,
+    format_report,
+    run_bench,
+    step_anatomy,
+    training_flops_per_image,
+)
+from effmnist.experiments.runcache import ENV
 from effmnist.model import EfficientMNIST, ModelConfig, count_parameters
 from effmnist.recipe import get_recipe
 
@@ -47,9 +55,6 @@ def test_format_report_shows_the_ratio_and_gflops():
 
 
 def _random_splits(n_train: int):
-    import torch
-
-    from effmnist.data import Splits
 
     g = torch.Generator().manual_seed(0)
     images = torch.randn(n_train + 128, 1, 28, 28, generator=g)
@@ -70,9 +75,22 @@ def test_step_anatomy_times_every_layer_in_order_and_counts_every_flop():
     assert report["step_flops"] == 64 * training_flops_per_image(ModelConfig(), 64)
     conv2 = rows[leaves.index("features.1.0")]
     assert conv2["flops"] == 3 * 2 * 64 * (14 * 14) * 32 * 16 * 9  # forward, 2 gradients
+    conv1 = rows[leaves.index("features.0.0")]
+    assert conv1["flops"] == 2 * 2 * 64 * (28 * 28) * 16 * 1 * 9  # no gradient for the image
+    assert rows[leaves.index("classifier")]["flops"] == 3 * 2 * 64 * 64 * 10
+    assert all(r["flops"] == 0 for r in rows if r["layer"] in ("BatchNorm2d", "ReLU", "Dropout"))
     assert conv2["output"] == [32, 14, 14] and report["peak_gflops"] > 0
     text = format_anatomy(report)
     assert all(name in text for name in leaves) and "whole step" in text
+
+
+def test_count_flops_counts_what_a_step_runs():
+    layer, x = torch.nn.Linear(30, 20), torch.randn(8, 30)
+    assert count_flops(lambda: layer(x)) == 2 * 8 * 30 * 20
+    # backward: the weight's gradient, and the input's only when it needs one
+    assert count_flops(lambda: layer(x).sum().backward()) == 2 * (2 * 8 * 30 * 20)
+    x.requires_grad_(True)
+    assert count_flops(lambda: layer(x).sum().backward()) == 3 * (2 * 8 * 30 * 20)
 
 
 def test_step_anatomy_needs_enough_batches_and_a_model_that_is_its_layers(monkeypatch):
@@ -343,29 +361,66 @@ def test_cpu_name_closes_proc_cpuinfo():
 
 
 @pytest.mark.slow
-def test_ablate_jobs_give_the_rows_of_a_serial_run(splits):
-    import torch
-
-    from effmnist.data import Splits
-
-    tiny = Splits(
-        splits.train_x[:640], splits.train_y[:640], splits.val_x[:500], splits.val_y[:500],
-        splits.test_x[:500], splits.test_y[:500],
-    )  # fmt: skip
+def test_ablate_jobs_train_for_real_and_give_the_rows_of_a_serial_run(
+    splits, tmp_path, monkeypatch
+):
+    tiny = splits.take(640, n_val=500, n_test=500)
     threads = torch.get_num_threads()
     per_job = max(1, threads // 2)  # what each of 2 jobs gets
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(ENV, str(cache))  # the serial run trains and stores its cells
     torch.set_num_threads(per_job)
     try:
         serial = ablate.run_ablations(tiny, [0, 1], ["clipping"], log=lambda *a: None)
     finally:
         torch.set_num_threads(threads)
+    stored = sorted(cache.glob("*.pt"))
+    assert len(stored) == 4
+    monkeypatch.delenv(ENV)  # the workers, spawned now, inherit no cache: they train
     parallel = ablate.run_ablations(tiny, [0, 1], ["clipping"], log=lambda *a: None, jobs=2)
 
     def numbers(results):
         return [{k: v for k, v in row.items() if k != "train_seconds"} for row in results["rows"]]
 
     assert len(serial["rows"]) == 4 and numbers(parallel) == numbers(serial)
+    assert "test_accuracy" not in serial["rows"][0]  # judged on validation only
+    # trained again, not copied: a cell read from the cache would have the serial run's time
+    times = [(s["train_seconds"], p["train_seconds"]) for s, p in zip(
+        serial["rows"], parallel["rows"], strict=True)]  # fmt: skip
+    assert all(p > 0 and p != s for s, p in times), times
+    assert sorted(cache.glob("*.pt")) == stored
     assert parallel["provenance"]["jobs"] == 2 and parallel["provenance"]["threads"] == per_job
+    assert parallel["provenance"]["device"] == "cpu"
+
+
+def test_an_ablation_cell_reads_no_test_image(tmp_path, monkeypatch):
+    class Untouchable(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            raise AssertionError(f"a test image or label was read ({func.__name__})")
+
+    data = _random_splits(64 * 2)
+    data.test_x = data.test_x.as_subclass(Untouchable)
+    data.test_y = data.test_y.as_subclass(Untouchable)
+    for cache in (None, tmp_path):  # trained for real, and through the suite's cache
+        if cache is None:
+            monkeypatch.delenv(ENV, raising=False)
+        else:
+            monkeypatch.setenv(ENV, str(cache))
+        row = ablate.run_cell("clipping", "no clipping", 0, data)
+        assert "test_accuracy" not in row and 0 <= row["val_accuracy"] <= 1
+
+
+def test_bench_repeats_are_never_served_from_the_run_cache(splits, tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV, str(tmp_path / "cache"))
+    small = splits.take(320, n_val=200, n_test=200)
+    report = run_bench(small, repeats=2, log=lambda *a: None)
+    assert not (tmp_path / "cache").exists()  # nothing stored, so nothing reused
+    for pipeline in ("conventional", "fast"):
+        first, second = report["pipelines"][pipeline]["seconds"]
+        assert 0 < first != second > 0  # each repeat trained and timed
+        assert len(set(report["pipelines"][pipeline]["val_accuracy"])) == 1  # the same run
+    assert report["flops_per_image"] == training_flops_per_image(ModelConfig())
 
 
 def test_format_whole_shows_both_medians_the_ratio_and_the_breakdown():

@@ -68,7 +68,7 @@ def test_without_evaluate_test_no_test_image_is_read(cached, splits, tmp_path, m
     small = splits.take(640, n_val=500, n_test=10)
     sealed = Splits(
         small.train_x, small.train_y, small.val_x, small.val_y,
-        small.test_x.clone().as_subclass(Untouchable), small.test_y.clone().as_subclass(Untouchable),
+        small.test_x.as_subclass(Untouchable), small.test_y.as_subclass(Untouchable),
     )  # fmt: skip
     with pytest.raises(AssertionError, match="was read"):
         len(sealed.test_y)  # the seal holds

@@ -8,6 +8,7 @@ image measured by PyTorch's FlopCounterMode (forward + backward of a real batch)
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -20,16 +21,27 @@ from ..recipe import get_recipe
 from ..training import train
 
 
+def count_flops(step: Callable[[], object]) -> int:
+    """The FLOPs ``step()`` runs, as FlopCounterMode counts them (matrix products and
+    convolutions; elementwise work such as ReLU, BatchNorm or the loss counts none)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
 def training_flops_per_image(config: ModelConfig | None = None, batch_size: int = 64) -> float:
     """FLOPs of one training step (forward + backward) per image, counted by FlopCounterMode."""
     x, y = torch.randn(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,))
-    return _flops_by_module(EfficientMNIST(config), x, y)[1] / batch_size
+    model = EfficientMNIST(config)
+    return count_flops(lambda: F.cross_entropy(model(x), y).backward()) / batch_size
 
 
 def run_bench(
     splits: Splits,
     repeats: int = 3,
-    device: str | None = None,
+    device: str = "cpu",
     seed: int = 0,
     pipelines: tuple[str, ...] = ("conventional", "fast"),
     log=print,
@@ -130,12 +142,13 @@ OVERHEAD_PARTS = ("loss", "zero_grad", "clipping", "optimizer", "schedule", "boo
 def step_anatomy(splits: Splits, steps: int = 100, warmup: int = 20) -> dict:
     """Where one training step's time goes, part by part, by the wall clock.
 
-    The reference recipe on the fast path, step for step as :func:`effmnist.train.train_one_epoch`
-    runs it: each layer's forward (timed around the call) and backward (from the moment autograd
-    has the gradient of the layer's output to the moment it has the gradient of its input,
-    marked by tensor hooks; for the first convolution, until its weight's gradient is stored),
-    then the loss, zeroing the gradients, clipping, the optimizer, the schedule and the
-    bookkeeping (the batch's loss and accuracy). Medians over ``steps`` batches after ``warmup``.
+    The reference recipe on the fast path, step for step as
+    :func:`effmnist.training.train_one_epoch` runs it: each layer's forward (timed around the
+    call) and backward (from the moment autograd has the gradient of the layer's output to the
+    moment it has the gradient of its input, marked by tensor hooks; for the first convolution,
+    until its weight's gradient is stored), then the loss, zeroing the gradients, clipping, the
+    optimizer, the schedule and the bookkeeping (the batch's loss and accuracy). Medians over
+    ``steps`` batches after ``warmup``.
 
     ReLU runs out of place here, so that a hook can mark its input's gradient; the rest is the
     training step itself. torch.profiler is not used for this: on a 2-core AMD EPYC it made the
@@ -144,10 +157,9 @@ def step_anatomy(splits: Splits, steps: int = 100, warmup: int = 20) -> dict:
     from collections import defaultdict
 
     from ..data.mnist import TensorLoader
-    from ..training import initial_model, keep_freed_memory, make_optimizer, make_scheduler
+    from ..training import initial_model, make_optimizer, make_scheduler
 
     recipe = REFERENCE
-    keep_freed_memory()
     model = initial_model(recipe, 0, torch.device("cpu"))
     for module in model.modules():
         if isinstance(module, torch.nn.ReLU):
@@ -155,7 +167,7 @@ def step_anatomy(splits: Splits, steps: int = 100, warmup: int = 20) -> dict:
     train_x = splits.train_x.contiguous(memory_format=torch.channels_last)
     first = (train_x[: recipe.batch_size], splits.train_y[: recipe.batch_size])
     layers = _layers_in_turn(model, first[0])
-    flops, step_flops = _flops_by_module(model, *first)
+    flops, step_flops = _flops_by_layer(model, *first)
     loader = TensorLoader(train_x, splits.train_y, recipe.batch_size, shuffle=True, seed=0)
     if len(loader) < warmup + steps:
         raise ValueError(f"{warmup} + {steps} steps need more than {len(loader)} batches")
@@ -211,23 +223,44 @@ def _layers_in_turn(model: torch.nn.Module, probe: torch.Tensor) -> list:
     return layers
 
 
-def _flops_by_module(model, images, labels) -> tuple[dict[str, int], int]:
-    """FLOPs of one training step on ``images``: per module (by its name in ``model``, each
-    module counting the layers inside it), and in all. Counted by FlopCounterMode, on a copy."""
+def _flops_by_layer(model, images, labels) -> tuple[dict[str, int], int]:
+    """FLOPs of one training step on ``images``: each leaf layer's (by its name in ``model``),
+    and the whole step's, on a copy of ``model``.
+
+    Each layer is counted alone, forward and backward, on the input it gets in the step, that
+    input needing a gradient only where it does in the network (not the image: the first
+    convolution computes no input gradient). The layers' counts must add up to the step's.
+    """
     from copy import deepcopy
+    from functools import partial
 
-    from torch.utils.flop_counter import FlopCounterMode
+    copy = deepcopy(model).train()
+    layers = [(n, m) for n, m in copy.named_modules() if not any(m.children())]
+    inputs: dict[str, torch.Tensor] = {}
+    hooks = [
+        layer.register_forward_pre_hook(lambda _, args, name=name: inputs.setdefault(name, args[0]))
+        for name, layer in layers
+    ]
+    try:
+        copy(images)  # to record each layer's input
+    finally:
+        for hook in hooks:
+            hook.remove()
+    step = count_flops(lambda: F.cross_entropy(copy(images), labels).backward())
 
-    copy = deepcopy(model)
-    with FlopCounterMode(display=False) as counter:
-        F.cross_entropy(copy(images), labels).backward()
-    prefix = f"{type(copy).__name__}."
-    by_module = {
-        name.removeprefix(prefix): sum(ops.values())
-        for name, ops in counter.get_flop_counts().items()
-        if name.startswith(prefix)
-    }
-    return by_module, counter.get_total_flops()
+    def alone(layer, x):
+        x = x.detach().requires_grad_(x.requires_grad)
+        out = layer(x.clone())  # a clone: an in-place ReLU may not write into a leaf tensor
+        if out.requires_grad:
+            out.backward(torch.ones_like(out))
+
+    by_layer = {name: count_flops(partial(alone, layer, inputs[name])) for name, layer in layers}
+    if sum(by_layer.values()) != step:
+        raise RuntimeError(
+            f"the layers' FLOPs ({sum(by_layer.values()):,}) do not add up to the step's "
+            f"({step:,}): a layer runs twice, or work runs outside the layers"
+        )
+    return by_layer, step
 
 
 def _timed_step(model, layers, images, labels, optimizer, scheduler):
@@ -316,7 +349,7 @@ def format_anatomy(report: dict) -> str:
 # --- the whole command, process against process ------------------------------------------------
 
 WHOLE = {
-    "seed-style script": ["-m", "effmnist.seed_style"],
+    "seed-style script": ["-m", "effmnist.experiments.seed_style"],
     "effmnist train": ["-m", "effmnist", "train", "--no-progress"],
 }
 
@@ -350,7 +383,7 @@ def run_whole(data_dir: str, repeats: int = 5, log=print) -> dict:
                     capture_output=True, text=True,
                 )  # fmt: skip
                 wall = time.perf_counter() - start
-                if proc.returncode not in (0, 1):  # train exits 1 when it misses its target
+                if proc.returncode not in (0, 3):  # train exits 3 when it misses its target
                     raise RuntimeError(f"{name} failed:\n{proc.stderr[-2000:]}")
                 walls[name].append(wall)
                 if extra:
