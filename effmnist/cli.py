@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .checkpoint import default_path
     from .experiments.ablate import ABLATIONS, BEST_GROUPS, DEFAULT_OUT
+    from .experiments.final import DEFAULT_OUT as FINAL_OUT
+    from .experiments.final import FINAL_SEEDS, REPORTED
     from .recipe import RECIPES
 
     parser = argparse.ArgumentParser(
@@ -170,6 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=1,
         help="train this many cells at once, splitting the threads between them (default: 1)",
+    )
+
+    p = sub.add_parser(
+        "final",
+        parents=[data, device],
+        help="the final step: the reported recipes on fresh seeds, the test set read once",
+    )
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=list(FINAL_SEEDS),
+        help=f"fresh seeds, used by no verdict (default: {FINAL_SEEDS[0]}-{FINAL_SEEDS[-1]})",
+    )  # fmt: skip
+    p.add_argument(
+        "--recipes", nargs="+", choices=sorted(RECIPES), default=list(REPORTED),
+        help=f"default: {' '.join(REPORTED)}",
+    )  # fmt: skip
+    p.add_argument("--out", default=str(FINAL_OUT), help=f"results file (default: {FINAL_OUT})")
+    p.add_argument(
+        "--jobs", type=_positive_int, default=1, help="train this many runs at once (default: 1)"
     )
 
     p = sub.add_parser(
@@ -377,6 +397,26 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_final(args: argparse.Namespace) -> int:
+    from .data.mnist import load_splits
+    from .experiments.ablate import save_results
+    from .experiments.final import final_table, paired_test_difference, run_final
+
+    results = run_final(
+        load_splits(args.data_dir), tuple(args.seeds), tuple(args.recipes),
+        command="python -m effmnist " + shlex.join(args.argv), jobs=args.jobs, device=args.device,
+    )  # fmt: skip
+    path = save_results(results, Path(args.out))
+    print(final_table(results))
+    names = {r["variant"] for r in results["rows"]}
+    if {"best", "reference"} <= names:
+        mean, (low, high), n = paired_test_difference(results)
+        print(f"best - reference on test, paired by seed (n={n}): {mean:+.1f} images "
+              f"(95% CI {low:+.1f} to {high:+.1f}) of 10,000")  # fmt: skip
+    print(f"Results written to {path}")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
     from .data.images import ImageError
@@ -426,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
             "clean": cmd_clean,
             "bench": cmd_bench,
             "ablate": cmd_ablate,
+            "final": cmd_final,
             "predict": cmd_predict,
         }[args.command](args)
     except (DataError, CheckpointError, RecipeError, DeviceError) as exc:

@@ -60,7 +60,7 @@ def provenance(device: str | torch.device = "cpu") -> dict:
         "effmnist": __version__,
         "git_commit": commit,
         "git_dirty": dirty,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": cpu_name(),

@@ -112,20 +112,35 @@ def variant_recipe(group: str, variant: str) -> Recipe:
     return replace(get_recipe(base), name=f"{group}: {variant}", **group_variants(group)[variant])
 
 
-def run_cell(group: str, variant: str, seed: int, splits: Splits, device: str = "cpu") -> dict:
-    """Train one (group, variant, seed) cell and return its row. A candidate is judged on
-    validation only: no test image is read."""
+def run_cell(
+    group: str,
+    variant: str,
+    seed: int,
+    splits: Splits,
+    device: str = "cpu",
+    read_test: bool = False,
+) -> dict:
+    """Train one (group, variant, seed) cell and return its row: accuracies as fractions and as
+    counts of correct images. A candidate is judged on validation only, so no test image is read
+    unless ``read_test`` (the final step, :mod:`.final`)."""
     recipe = variant_recipe(group, variant)
-    result = train(recipe, splits, seed=seed, device=device, progress=False, evaluate_test=False)
-    return {
+    result = train(
+        recipe, splits, seed=seed, device=device, progress=False, evaluate_test=read_test
+    )
+    row = {
         "group": group,
         "variant": variant,
         "seed": seed,
         "params": result.params,
         "val_accuracy": result.val_accuracy,
+        "val_correct": round(result.val_accuracy * len(splits.val_y)),
         "train_seconds": result.train_seconds,
         "recipe": result.recipe.to_dict(),  # how this row was made, field by field
     }
+    if read_test:
+        row["test_accuracy"] = result.test_accuracy
+        row["test_correct"] = round(result.test_accuracy * len(splits.test_y))
+    return row
 
 
 def cells(groups: list[str] | None = None, recipes: tuple[str, ...] = ()) -> list[tuple[str, str]]:
@@ -140,17 +155,19 @@ def run_ablations(
     seeds: list[int],
     groups: list[str] | None = None,
     recipes: tuple[str, ...] = (),
-    command: str = "effmnist.ablate.run_ablations",
+    command: str = "effmnist.experiments.ablate.run_ablations",
     log=print,
     jobs: int = 1,
     device: str = "cpu",
+    read_test: bool = False,
 ) -> dict:
     """Run every cell on every seed; a recipe shared by groups (the baseline) is trained once.
 
     ``jobs > 1`` trains that many cells at once in separate processes, splitting this
     process's threads between them (``torch.get_num_threads() // jobs`` each, at least 1). A
     cell's numbers depend on its thread count, not on how many run beside it, so ``jobs`` 2 at
-    1 thread each gives exactly the rows of a serial run at 1 thread.
+    1 thread each gives exactly the rows of a serial run at 1 thread. ``read_test``: only for
+    the final step (:mod:`.final`); every other run is judged on validation.
     """
     todo = [(g, v, s) for g, v in cells(groups, recipes) for s in seeds]
     unique: dict[tuple[Recipe, int], tuple[str, str, int]] = {}
@@ -168,7 +185,8 @@ def run_ablations(
             f"{row['train_seconds']:.1f} s"
         )
 
-    trained = _run_cells(list(unique.values()), splits, jobs, threads, device, done)
+    how = {"device": device, "read_test": read_test}
+    trained = _run_cells(list(unique.values()), splits, jobs, threads, how, done)
     rows = [
         dict(trained[unique[(variant_recipe(g, v), s)]], group=g, variant=v) for g, v, s in todo
     ]
@@ -176,13 +194,13 @@ def run_ablations(
 
 
 def _run_cells(
-    todo: list[tuple[str, str, int]], splits: Splits, jobs: int, threads: int, device: str, done
+    todo: list[tuple[str, str, int]], splits: Splits, jobs: int, threads: int, how: dict, done
 ):
     """{cell: row} for each (group, variant, seed) cell, trained here or in ``jobs`` processes."""
     if jobs <= 1:
         out = {}
         for cell in todo:
-            out[cell] = run_cell(*cell, splits, device)
+            out[cell] = run_cell(*cell, splits, **how)
             done(out[cell])
         return out
     import concurrent.futures
@@ -193,7 +211,7 @@ def _run_cells(
         max_workers=jobs,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(splits, threads, device),
+        initargs=(splits, threads, how),
     ) as pool:
         futures = {pool.submit(_worker_cell, cell): cell for cell in todo}
         out = {}
@@ -203,16 +221,16 @@ def _run_cells(
     return out
 
 
-_WORKER: dict = {}  # in each worker process: its splits and device
+_WORKER: dict = {}  # in each worker process: its splits, and how to run a cell
 
 
-def _start_worker(splits: Splits, threads: int, device: str) -> None:
+def _start_worker(splits: Splits, threads: int, how: dict) -> None:
     torch.set_num_threads(threads)
-    _WORKER.update(splits=splits, device=device)
+    _WORKER.update(splits=splits, how=how)
 
 
 def _worker_cell(cell: tuple[str, str, int]) -> dict:
-    return run_cell(*cell, _WORKER["splits"], _WORKER["device"])
+    return run_cell(*cell, _WORKER["splits"], **_WORKER["how"])
 
 
 def provenance(
@@ -241,7 +259,7 @@ def committed_results(name: str = "ablations") -> dict:
     is installed (a clone, a wheel, Colab)."""
     from importlib.resources import files
 
-    resource = files("effmnist") / "results" / f"{name}.json"
+    resource = files("effmnist.experiments") / "results" / f"{name}.json"
     if not resource.is_file():
         raise FileNotFoundError(f"effmnist ships no results file {name!r}")
     return json.loads(resource.read_text(encoding="utf-8"))
