@@ -20,8 +20,10 @@ def _block(path: Path, name: str) -> str:
 
 
 @pytest.mark.parametrize("path", [ROOT / "README.md", ROOT / "docs" / "results.md"], ids=str)
-def test_the_recipes_table_is_rendered_from_the_committed_results(path):
-    expected = analysis.recipes_table(ablate.committed_results("ablations"))
+def test_the_recipes_table_is_rendered_from_the_final_step(path):
+    from effmnist.experiments import final
+
+    expected = final.final_table(ablate.committed_results("final"))
     assert _block(path, "recipes-table") == expected, f"paste into {path.name}:\n{expected}"
 
 

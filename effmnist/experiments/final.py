@@ -56,6 +56,7 @@ def run_final(
         splits, list(seeds), groups=[], recipes=recipes, command=command, log=log, jobs=jobs,
         device=device, read_test=True,
     )  # fmt: skip
+    del results["provenance"]["judged_on"]  # nothing is judged here: the choices were made
     results["provenance"]["step"] = (
         "final: the reported recipes on fresh seeds, chosen before; the test set read once"
     )
