@@ -112,16 +112,14 @@ class TrainResult:
 
     def metrics(self) -> dict:
         """The run's numbers (JSON-ready); a test accuracy only if the test set was read."""
-        numbers = {
-            "params": self.params,
-            "train_accuracy": self.train_accuracy,
-            "val_accuracy": self.val_accuracy,
-            "train_seconds": self.train_seconds,
-            "eval_seconds": self.eval_seconds,
-        }
-        if not math.isnan(self.test_accuracy):
-            numbers["test_accuracy"] = self.test_accuracy
-        return numbers
+        names = ["params", "train_accuracy", "val_accuracy", "test_accuracy", "train_seconds",
+                 "eval_seconds"]  # fmt: skip
+        return {n: getattr(self, n) for n in names if n != "test_accuracy" or self.read_test}
+
+    @property
+    def read_test(self) -> bool:
+        """Whether the run read the test set (else its test accuracy is NaN)."""
+        return not math.isnan(self.test_accuracy)
 
 
 def train_one_epoch(

@@ -166,8 +166,9 @@ def test_shared_flags_are_declared_once_and_offered_where_they_apply():
         "data",
         "bench",
         "ablate",
+        "final",
     }
-    assert {n for n, f in flags.items() if "--device" in f} == {"train", "bench", "ablate"}
+    assert {n for n, f in flags.items() if "--device" in f} == {"train", "bench", "ablate", "final"}
     assert sub["train"].parse_args([]).device == "cpu"  # the default: the same numbers anywhere
 
 

@@ -5,9 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from effmnist.experiments import ablate
-
-from effmnist.experiments import analysis
+from effmnist.experiments import ablate, analysis
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,10 +1,12 @@
 """Reading ablation results: means over seeds, and each variant against its baseline, paired.
 
 :func:`summarize` and :func:`format_summary` give each variant's mean and spread (sample std)
-over seeds. :func:`verdicts` and :func:`format_verdicts` compare each variant with its group's
-baseline seed by seed (:mod:`effmnist.experiments.stats`): variant minus baseline, Student's t interval,
-wins, failures counted rather than averaged, and Holm-Bonferroni over every comparison in the
-results, so that a "real" difference is one that survives having looked at all of them.
+over seeds, on validation. :func:`verdicts` and :func:`format_verdicts` compare each variant with
+its group's baseline seed by seed (:mod:`effmnist.experiments.stats`), by one rule per table: the
+m comparisons of a results file are one family, each judged at alpha / m (Bonferroni), and the
+interval printed is that same test's (1 - alpha / m) interval, so "better" or "worse" is said
+exactly when the interval excludes 0. "No difference" is said only when the two one-sided tests
+show the difference to be within ±0.1 points; otherwise the verdict is "cannot tell".
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from .ablate import RECIPE_GROUP
 from .stats import (
     ALPHA,
     FAILURE_THRESHOLD,
+    MARGIN_PP,
     count_failures,
-    expected_by_chance,
-    holm_adjusted,
+    equivalence_p,
+    failure_rate,
+    format_p,
     paired_difference,
     runs_by_seed,
 )
@@ -32,7 +36,6 @@ def summarize(results: dict) -> list[dict]:
     out = []
     for (group, variant), rows in groups.items():
         val = [r["val_accuracy"] for r in rows]
-        test = [r["test_accuracy"] for r in rows]
         out.append(
             {
                 "group": group,
@@ -41,9 +44,6 @@ def summarize(results: dict) -> list[dict]:
                 "seeds": len(rows),
                 "val_mean": statistics.mean(val),
                 "val_std": statistics.stdev(val) if len(val) > 1 else 0.0,
-                "test_mean": statistics.mean(test),
-                "test_std": statistics.stdev(test) if len(test) > 1 else 0.0,
-                "test_min": min(test),
                 "seconds_median": statistics.median(r["train_seconds"] for r in rows),
             }
         )
@@ -67,10 +67,7 @@ def format_summary(results: dict, measured: bool = False) -> str:
     summary = summarize(results)
     w = max([26] + [len(s["variant"]) + 2 for s in summary])
     col = 26 + 2 * measured  # "98.62 ± 0.15", right-aligned under "validation %, mean ± std"
-    lines = [
-        f"{'group':<18}{'variant':<{w}}{'params':>8}"
-        f"{'validation %, mean ± std':>{col}}{'test %, mean ± std':>{col}}"
-    ]
+    lines = [f"{'group':<18}{'variant':<{w}}{'params':>8}{'validation %, mean ± std':>{col}}"]
     for s in summary:
         runs = runs_by_seed(results["rows"], s["group"])[s["variant"]].values()
         failed, n = count_failures(runs, FAILURE_THRESHOLD)
@@ -82,98 +79,93 @@ def format_summary(results: dict, measured: bool = False) -> str:
         lines.append(
             f"{s['group']:<18}{s['variant']:<{w}}{s['params']:>8,}"
             f"{_pct(s['val_mean'], 18, measured)} ± {_pct(s['val_std'], 5, measured)}"
-            f"{_pct(s['test_mean'], 18, measured)} ± {_pct(s['test_std'], 5, measured)}"
         )
     return "\n".join(lines)
 
 
 def verdicts(
-    results: dict, alpha: float = ALPHA, threshold: float = FAILURE_THRESHOLD
+    results: dict,
+    alpha: float = ALPHA,
+    threshold: float = FAILURE_THRESHOLD,
+    margin_pp: float = MARGIN_PP,
+    n_images: int = 6000,
 ) -> list[dict]:
-    """Each variant against its group's baseline on validation accuracy, paired by seed.
+    """Each variant against its group's baseline on validation, paired by seed, one rule for all.
 
-    The baseline is the first variant of each group (the reference's choice; in the search, the
-    best recipe). Each comparison uses only the seeds both were run on (see
-    :func:`effmnist.experiments.stats.paired_difference`): ``mean_diff`` is **variant minus baseline**
-    (positive: the variant is better), with its standard error ``se``, its unadjusted Student's t
-    95% interval ``ci_low``..``ci_high``, its p-value ``p``, and ``wins`` / ``losses`` / ``ties``
-    out of ``n``.
+    The baseline is the first variant of each group (the reference's choice; in the search and
+    the finalists, the best recipe). The m comparisons in ``results`` are one family, each
+    tested at ``alpha / m`` (Bonferroni): ``mean_diff`` is **variant minus baseline** (a
+    fraction; positive: the variant is better), ``ci_low``..``ci_high`` the paired t-test's
+    (1 - alpha / m) interval, ``p`` its p-value, ``mdd`` the smallest difference it could detect
+    with 80% power, ``tost_p`` the equivalence test against ±``margin_pp`` points. Verdicts:
 
-    The verdict is decided by Holm-Bonferroni over ALL the comparisons in ``results`` at ``alpha``
-    (``p_holm``, the adjusted p-value, <= alpha): "variant better" or "variant worse", else "no
-    clear difference". Without a correction, 8 comparisons of variants that change nothing would
-    give at least one p < 0.05 about one time in three (1 - 0.95^8 = 34% if independent). Holm's
-    guarantee (at most alpha for the whole family) holds however the comparisons depend on each
-    other; here they share the baseline's runs.
-
-    A comparison in which any run (of the variant or the baseline) scored below ``threshold`` is
-    reported by its failures instead: e.g. "2 of 5 runs failed to train (val < 50%)", with
-    ``mean_diff``, ``se``, the interval and the p-values set to None, since a mean ± std of runs
-    that did and did not train describes none of them. It still counts in the family's size m,
-    with p = 1, so that the correction is never weaker for the other comparisons.
+    - "variant better" / "variant worse": p < alpha / m (the interval excludes 0);
+    - "no difference (within ±0.1 pp)": the two one-sided tests at alpha / m say so;
+    - "cannot tell with n seeds": neither;
+    - "cannot tell: every seed differs by k": the t-test is undefined; the exact sign test's
+      p (``sign_p``) is given instead, and it can never be below 2 / 2**n;
+    - runs that failed to train (below ``threshold``) are counted, "k of n failed", with an
+      exact binomial interval for the failure rate, not averaged into a mean.
     """
     rows = [r for r in results["rows"] if r["group"] != RECIPE_GROUP]
-    out, pvalues = [], []
+    pairs = []
     for group in dict.fromkeys(r["group"] for r in rows):
         (baseline_name, baseline), *others = runs_by_seed(rows, group).items()
-        for name, variant in others:
-            seeds = sorted(set(baseline) & set(variant))
-            baseline_failed, _ = count_failures((baseline[s] for s in seeds), threshold)
-            failed, n = count_failures((variant[s] for s in seeds), threshold)
-            v = {
-                "group": group,
-                "baseline": baseline_name,
-                "variant": name,
-                "n": n,
-                "wins": sum(variant[s] > baseline[s] for s in seeds),
-                "losses": sum(variant[s] < baseline[s] for s in seeds),
-                "ties": sum(variant[s] == baseline[s] for s in seeds),
-                "failed": failed,
-                "baseline_failed": baseline_failed,
-                "threshold": threshold,
-                "mean_diff": None,
-                "se": None,
-                "ci_low": None,
-                "ci_high": None,
-                "p": None,
-            }
-            if n < 2:
-                v["verdict"] = f"{n} paired seed{'s' * (n != 1)}: too few to compare"
-            elif failed or baseline_failed:
-                who = f"{failed} of {n}" if failed else f"baseline: {baseline_failed} of {n}"
-                v["verdict"] = f"{who} runs failed to train (val < {threshold:.0%})"
-            else:
-                r = paired_difference(baseline, variant)
-                v.update(mean_diff=r.mean, se=r.se, ci_low=r.ci_low, ci_high=r.ci_high, p=r.p_value)
-            pvalues.append(1.0 if v["p"] is None else v["p"])
-            out.append(v)
-    for v, adjusted in zip(out, holm_adjusted(pvalues), strict=True):
-        v["m"] = len(out)
-        v["p_holm"] = None if v["p"] is None else adjusted
-        if v["p"] is not None:
+        pairs += [(group, baseline_name, baseline, name, variant) for name, variant in others]
+    m = len(pairs)
+    level = alpha / max(m, 1)  # Bonferroni: each comparison at alpha / m
+    margin = margin_pp / 100 * n_images  # in images
+    out = []
+    for group, baseline_name, baseline, name, variant in pairs:
+        seeds = sorted(set(baseline) & set(variant))
+        baseline_failed, _ = count_failures((baseline[s] for s in seeds), threshold)
+        failed, n = count_failures((variant[s] for s in seeds), threshold)
+        v = {
+            "group": group, "baseline": baseline_name, "variant": name, "n": n, "m": m,
+            "alpha": alpha, "level": level, "failed": failed, "baseline_failed": baseline_failed,
+            "threshold": threshold, "margin_pp": margin_pp, "mean_diff": None, "ci_low": None,
+            "ci_high": None, "p": None, "sign_p": None, "mdd": None, "tost_p": None,
+            "wins": sum(variant[s] > baseline[s] for s in seeds),
+        }  # fmt: skip
+        if n < 2:
+            v["verdict"] = f"{n} paired seed{'s' * (n != 1)}: too few to compare"
+        elif failed or baseline_failed:
+            k, who = (failed, "") if failed else (baseline_failed, "baseline: ")
+            rate, low, high = failure_rate(k, n)
+            v.update(failure_rate=rate, failure_ci=(low, high))
             v["verdict"] = (
-                "no clear difference"
-                if adjusted > alpha
-                else "variant better"
-                if v["mean_diff"] > 0
-                else "variant worse"
+                f"{who}{k} of {n} failed to train (95% CI {low:.0%} to {high:.0%} of runs)"
             )
+        else:
+            r = paired_difference(baseline, variant, n_images=n_images, alpha=level)
+            v.update(
+                mean_diff=r.mean, ci_low=r.ci_low, ci_high=r.ci_high, p=r.p_value,
+                sign_p=r.sign_p, mdd=r.mdd, wins=r.wins,
+                tost_p=equivalence_p(r.differences, margin),
+            )  # fmt: skip
+            if r.constant:
+                v["verdict"] = (
+                    f"cannot tell: every seed differs by {r.differences[0]:+d} images"
+                    f" (sign test p = {format_p(r.sign_p, exact_n=n)})"
+                )
+            elif r.p_value < level:
+                v["verdict"] = "variant better" if r.mean > 0 else "variant worse"
+            elif v["tost_p"] < level:
+                v["verdict"] = f"no difference (within ±{margin_pp:g} pp)"
+            else:
+                v["verdict"] = f"cannot tell with {n} seeds"
+
+        out.append(v)
     return out
-
-
-def _p(p: float, width: int, measured: bool) -> str:
-    """A p-value, 3 decimals (1 significant digit below 0.001), right-aligned; ``~`` as in _pct."""
-    text = f"{p:.3f}" if p >= 0.001 else f"{p:.0e}"
-    return f"{('~' if measured else '') + text:>{width + measured}}"
 
 
 def format_verdicts(results: dict, measured: bool = False, alpha: float = ALPHA) -> str:
     """The verdicts of :func:`verdicts` as a text table, differences in percentage points (pp).
 
-    Columns: the mean difference (variant minus baseline) with its unadjusted 95% interval, the
-    seeds the variant won, the Holm-adjusted p-value and the verdict; a footer says how to read
-    them. ``measured`` as in :func:`format_summary`: every measured number (differences, wins,
-    p-values, failure counts) is marked with ``~``.
+    Columns: the mean difference (variant minus baseline) with the interval of the same test
+    that decides the verdict, the seeds the variant won, the p-value, the smallest difference
+    the comparison could detect (MDD, 80% power) and the verdict; a footer states the family and
+    the rule. ``measured`` as in :func:`format_summary`: every measured number is marked ``~``.
     """
     rows = verdicts(results, alpha=alpha)
     if not rows:
@@ -182,43 +174,48 @@ def format_verdicts(results: dict, measured: bool = False, alpha: float = ALPHA)
     g = max([11] + [len(v["group"]) + 2 for v in rows])
     b = max([10] + [len(v["baseline"]) + 2 for v in rows])
     w = max([9] + [len(v["variant"]) + 2 for v in rows])
-    diff_col, wins_col, p_col = 22 + 3 * measured, 7 + measured, 9 + measured
+    m, level, n_max = rows[0]["m"], rows[0]["level"], max(v["n"] for v in rows)
+    ci_name = f"mean diff [{100 * (1 - level):.4g}% CI]"
+    diff_col, wins_col, p_col, mdd_col = max(22, len(ci_name) + 2) + 3 * measured, 7, 10, 8
     lines = [
         "Validation accuracy, variant minus baseline on the same seed, in percentage points (pp)",
-        f"{'group':<{g}}{'baseline':<{b}}{'variant':<{w}}{'mean diff [95% CI]':>{diff_col}}"
-        f"{'wins':>{wins_col}}{'Holm p':>{p_col}}   verdict",
+        f"{'group':<{g}}{'baseline':<{b}}{'variant':<{w}}{ci_name:>{diff_col}}"
+        f"{'wins':>{wins_col}}{'p':>{p_col}}{'MDD':>{mdd_col}}   verdict",
     ]
     for v in rows:
-        if v["p"] is not None:
+        diff = p = mdd = "-"
+        if v["ci_low"] is not None:
             diff = (
                 f"{_pct(v['mean_diff'], 0, measured, '+')} "
                 f"[{_pct(v['ci_low'], 0, measured, '+')}, {_pct(v['ci_high'], 0, measured, '+')}]"
             )
-            p, verdict = _p(v["p_holm"], 0, measured), v["verdict"]
-        else:
-            diff, p, verdict = "-", "-", v["verdict"]  # no mean for failures; too few seeds
-            failed = f"runs failed to train (val < {v['threshold']:.0%})"
-            if v["failed"]:
-                verdict = f"{mark}{v['failed']} of {v['n']} {failed}"
-            elif v["baseline_failed"]:
-                verdict = f"baseline: {mark}{v['baseline_failed']} of {v['n']} {failed}"
+            p, mdd = mark + format_p(v["p"]), _pct(v["mdd"], 0, measured)
+        elif v["mean_diff"] is not None:
+            diff = _pct(v["mean_diff"], 0, measured, "+")
+        counted = v["p"] is None and v["ci_low"] is None  # failures, constant differences
         lines.append(
             f"{v['group']:<{g}}{v['baseline']:<{b}}{v['variant']:<{w}}{diff:>{diff_col}}"
-            f"{mark + str(v['wins']) + '/' + str(v['n']):>{wins_col}}{p:>{p_col}}   {verdict}"
+            f"{mark + str(v['wins']) + '/' + str(v['n']):>{wins_col}}{p:>{p_col}}{mdd:>{mdd_col}}"
+            f"   {mark if counted else ''}{v['verdict']}"
         )
-    m, threshold = len(rows), rows[0]["threshold"]
     notes = (
-        "mean diff [95% CI]: variant minus baseline on the same seed, averaged over the n seeds"
-        " (positive: the variant is better), with Student's t 95% interval, not adjusted for"
-        " multiple comparisons.",
-        f"wins: seeds on which the variant beat the baseline, of n. Verdict: Holm-Bonferroni over"
-        f" all {m} comparison{'s' * (m != 1)} above at alpha = {alpha:g} (Holm p: the adjusted"
-        " p-value);"
-        f" unadjusted, chance alone would flag about {expected_by_chance(m, alpha):.2g} of {m}"
-        f" at p < {alpha:g}.",
-        f"Failed to train: validation accuracy below {threshold:.0%}; a comparison with a failed"
-        " run is reported by its failure count, not a mean. ± elsewhere (the summary) is the"
-        " sample std over seeds.",
+        f"The family: the {m} comparison{'s' * (m != 1)} in this table, each variant against its baseline, judged"
+        f" together by one rule (Bonferroni): each at alpha / m = {alpha:g} / {m} ="
+        f' {level:.2g}, so that the chance of any false "better" or "worse" in the'
+        " table stays below alpha. The interval is the same paired t-test's"
+        f" {100 * (1 - level):.4g}% interval: a verdict of better or worse is given exactly when"
+        " it excludes 0.",
+        f"wins: seeds on which the variant beat the baseline, of n. MDD: the smallest true"
+        f" difference this comparison would detect with 80% power, from the spread of its own"
+        f" differences and n (at most {n_max} seeds here): a smaller effect can hide in"
+        ' "cannot tell".',
+        f"No difference: only when two one-sided tests show the difference to lie within"
+        f' ±{rows[0]["margin_pp"]:g} pp (at the same level); otherwise "cannot tell". When every'
+        " seed differs by the same count the t-test is undefined and the exact sign test is"
+        " given (it cannot go below 2/2^n).",
+        f"Failed to train: validation accuracy below {rows[0]['threshold']:.0%}, counted with an"
+        " exact binomial 95% interval, not averaged. ± elsewhere (the summary) is the sample std"
+        " over seeds.",
     )
     lines += [textwrap.fill(note, width=96, subsequent_indent="  ") for note in notes]
     return "\n".join(lines)

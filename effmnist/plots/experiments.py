@@ -90,9 +90,10 @@ def paired_runs(
             )  # fmt: skip
         elif len(pairs) > 1:
             r = paired_difference(base, variant)
+            low, high = (r.ci_low, r.ci_high) if r.ci_low is not None else (r.mean, r.mean)
             diff_ax.errorbar(
                 k + 0.3, 100 * r.mean,
-                yerr=[[100 * (r.mean - r.ci_low)], [100 * (r.ci_high - r.mean)]],
+                yerr=[[100 * (r.mean - low)], [100 * (high - r.mean)]],
                 fmt="D", color="black", markersize=7, capsize=6, gid="mean_ci",
             )  # fmt: skip
     names = [textwrap.fill(name, 16) for name, _ in others]
