@@ -4,6 +4,6 @@ files), :mod:`.stats` and :mod:`.analysis` (paired comparisons and verdicts), :m
 reference's script written the usual way) and :mod:`.runcache` (the test suite's cache of
 finished trainings, off unless the suite turns it on)."""
 
-from . import ablate, analysis, baselines, bench, runcache, stats
+from . import ablate, analysis, baselines, bench, final, runcache, stats
 
-__all__ = ["ablate", "analysis", "baselines", "bench", "runcache", "stats"]
+__all__ = ["ablate", "analysis", "baselines", "bench", "final", "runcache", "stats"]

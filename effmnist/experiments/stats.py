@@ -73,7 +73,7 @@ def equivalence_p(differences: Iterable[float], margin: float) -> float:
     """Two one-sided tests (TOST): the p-value for "the mean difference lies within ±margin".
     Below alpha, the differences are shown to be smaller than the margin; above it, nothing
     is shown (which is not the same as a difference)."""
-    d = list(differences)
+    d = [float(x) for x in differences]
     if len(d) < 2 or statistics.stdev(d) == 0:
         return 0.0 if all(abs(x) < margin for x in d) and len(d) >= 2 else 1.0
     above = stats.ttest_1samp(d, -margin, alternative="greater").pvalue
