@@ -79,12 +79,12 @@ class ColabNotebook(IPyNbFile):
     DIFFERS_ON_COLAB = ("%pip install", "files.upload()")  # cells whose output differs there
 
     def collect(self):
-        from colab_env import GITHUB, colab_paths
+        from colab_env import INSTALLED_FROM, colab_paths
 
         self.colab = colab_paths()
         self.cells = []
         for item in super().collect():
-            item.cell.source = item.cell.source.replace(GITHUB, self.colab["wheel"].as_uri())
+            item.cell.source = INSTALLED_FROM.sub(self.colab["wheel"].as_uri(), item.cell.source)
             if any(marker in item.cell.source for marker in self.DIFFERS_ON_COLAB):
                 item.options["check"] = False
             self.cells.append(item)

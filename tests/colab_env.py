@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -27,6 +28,8 @@ from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 GITHUB = "git+https://github.com/effmnist/effmnist"
+# the install cell's requirement: GitHub at the release tag the outputs were saved with
+INSTALLED_FROM = re.compile(re.escape(GITHUB) + r"@v[\w.]+")
 KERNEL = "effmnist-colab"
 
 FAKE_COLAB = '''\
@@ -34,6 +37,7 @@ FAKE_COLAB = '''\
 
 import json
 import os
+import re
 
 
 def _log(*call):
@@ -147,4 +151,4 @@ def _build(base: Path, paths: dict[str, Path]) -> None:
 
 def colab_notebook(text: str, wheel: Path) -> str:
     """A notebook's text as it would run on Colab here: installing the wheel, not GitHub."""
-    return text.replace(GITHUB, wheel.as_uri())
+    return INSTALLED_FROM.sub(wheel.as_uri(), text)

@@ -5,16 +5,22 @@ should."""
 from pathlib import Path
 
 import pytest
-from colab_env import GITHUB, colab_environment
+from colab_env import GITHUB, INSTALLED_FROM, colab_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 
 
-@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.name)
-def test_each_tutorial_installs_effmnist_on_colab_and_only_there(path):
+NOTEBOOKS = TUTORIALS + sorted((ROOT / "notebooks" / "solutions").glob("0*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_notebook_installs_the_release_it_was_saved_with_on_colab_and_only_there(path):
+    from effmnist import __version__
+
     text = path.read_text(encoding="utf-8")
     assert text.count(GITHUB) == 1, "the notebook's Colab cell installs effmnist from GitHub"
+    assert INSTALLED_FROM.findall(text) == [f"{GITHUB}@v{__version__}"], "pin the release"
     assert 'if \\"google.colab\\" in sys.modules:' in text
 
 
