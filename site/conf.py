@@ -14,7 +14,9 @@ do on GitHub, and a notebook added under ``notebooks/`` is picked up by the toct
 to the top of the built site) sends a visitor of the site's root there.
 
 Offline: no intersphinx, no execution (``nb_execution_mode = "off"``), no widget JavaScript from a
-CDN (``nb_ipywidgets_js = {}``); the theme ships its assets in its wheel.
+CDN (``nb_ipywidgets_js = {}``); the theme ships its assets in its wheel. Only a reader's browser
+goes online, and only for the Colab badges and, on the three pages with formulas (notebooks 04, 05
+and 05's solutions), Sphinx's default MathJax from its CDN (offline, the formulas show as TeX).
 
 Accessibility: notebook output images have no alt text of their own; :func:`add_figure_alt_text`
 gives each one, from the figure's title in the cell's code (``title="..."``) or the plotting
