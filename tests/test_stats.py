@@ -5,9 +5,10 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats as scipy_stats
 
-from effmnist.experiments import ablate, analysis, stats
+from effmnist.experiments import stats
 
 
 def test_paired_difference_by_hand_on_counts():
@@ -37,32 +38,36 @@ def test_the_paired_t_by_hand_equals_scipy():
     assert r.t == pytest.approx(by_hand)
 
 
-def test_one_image_more_on_every_seed_is_cannot_tell_not_better():
+def test_one_image_more_on_every_seed_has_an_undefined_t_test():
     """The review's case: each variant gets exactly one more test image right on each of three
     seeds. On float32 fractions the differences looked like noise of 1e-8 around 1e-4, so the
     t-test said se 2e-8, t 5033, p 4e-8: "variant better". On counts every difference is 1:
-    the t-test is undefined, and the exact sign test says p = 0.25 with three seeds."""
-    base = {s: float(np.float32(k / 10000)) for s, k in enumerate([9871, 9885, 9880])}
-    var = {s: float(np.float32((k + 1) / 10000)) for s, k in enumerate([9871, 9885, 9880])}
+    the t-test is undefined, and the exact sign test says p = 0.25 with three seeds.
+    (tests/test_analysis.py checks the verdict that the table prints.)"""
+    ks = [9871, 9885, 9880]
+    base = {s: float(torch.tensor(k / 10000, dtype=torch.float32)) for s, k in enumerate(ks)}
+    var = {s: float(np.float32((k + 1) / 10000)) for s, k in enumerate(ks)}
     r = stats.paired_difference(base, var, n_images=10000)
     assert r.differences == (1, 1, 1) and r.constant
-    assert r.t is None and r.p_value is None and r.ci_low is None
+    assert r.t is None and r.p_value is None and r.ci_low is None and r.ci_pp is None
     assert r.sign_p == pytest.approx(0.25) and r.sign_p >= 2 / 2**3
-    results = {"rows": [
-        {"group": "g", "variant": v, "seed": s, "val_accuracy": runs[s]}
-        for v, runs in (("base", base), ("plus one", var)) for s in runs
-    ]}  # fmt: skip
-    (verdict,) = analysis.verdicts(results, n_images=10000)
-    assert verdict["verdict"].startswith("cannot tell: every seed differs by +1 images")
-    assert "0.25" in verdict["verdict"]
+    assert r.mean_images == pytest.approx(1) and r.mean_pp == pytest.approx(0.01)
+    assert math.isnan(r.mdd)  # no spread: no power statement either
+    assert stats.format_p(r.sign_p, exact_n=r.n) == "0.25"
 
 
 def test_p_values_never_print_as_zero():
     assert stats.format_p(1e-12) == "< 0.001"
     assert stats.format_p(0.0) == "< 0.001"
     assert stats.format_p(0.0123) == "0.012"
+    assert stats.format_p(0.00494) == "0.0049"  # below a level of 0.005, and it reads so
     assert stats.format_p(2 / 2**10, exact_n=10) == "0.00195"  # an exact test's smallest p
     assert stats.format_p(None) == "-"
+    assert stats.format_p(0.25, exact_n=3) == "0.25"
+    with pytest.raises(ValueError, match="2 / 2"):  # an exact p below what n seeds allow
+        stats.format_p(0.0, exact_n=3)
+    with pytest.raises(ValueError, match="2 / 2"):
+        stats.format_p(0.2, exact_n=3)  # 3 seeds: 0.25 at least
 
 
 def test_sign_convention_is_variant_minus_baseline_and_ties_count():
@@ -90,6 +95,31 @@ def test_the_smallest_detectable_difference_has_80_percent_power():
     # five seeds cannot show a tenth of a point where ten barely can (dropout's spread)
     assert stats.min_detectable_difference(sd, 5, alpha) > 2 * mdd
     assert math.isnan(stats.min_detectable_difference(0.0, 10))
+
+
+def test_equivalence_is_the_1_minus_2_alpha_interval_inside_the_margin():
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(300):
+        n = int(rng.integers(3, 12))
+        d = rng.integers(-9, 10, size=n) + int(rng.integers(-3, 4))
+        if np.std(d) == 0:
+            continue
+        for alpha in (0.05, 0.005):
+            e = stats.equivalence(d.tolist(), margin=6, alpha=alpha)
+            inside = -6 < e.ci_low and e.ci_high < 6
+            assert e.equivalent == inside == (e.p < alpha), (d, alpha)
+            assert e.level == pytest.approx(1 - 2 * alpha)
+            seen.add(e.equivalent)
+    assert seen == {True, False}  # both outcomes were tried
+    assert stats.equivalence([1, -1, 0, 1, -1, 0] * 2).margin == 6  # default: 0.1 pp of 6,000
+
+
+def test_equivalence_with_every_difference_equal_shows_nothing():
+    # the t-test is undefined when sd = 0: no p of 0, no "equivalent"
+    e = stats.equivalence([1, 1, 1], margin=6)
+    assert math.isnan(e.p) and not e.equivalent and e.ci_low is None
+    assert math.isnan(stats.equivalence_p([0, 0, 0, 0]))
 
 
 def test_equivalence_needs_the_whole_interval_inside_the_margin():
@@ -121,7 +151,19 @@ def test_count_failures():
 
 def test_counts_recover_the_exact_number_of_images_from_float32_fractions():
     fractions = {k: float(np.float32(k / 6000)) for k in range(5800, 6001, 7)}
-    assert stats.counts(fractions, 6000) == {k: k for k in fractions}
+    assert stats.correct_counts(fractions) == {k: k for k in fractions}  # default: 6,000
+    assert stats.counts(fractions, 6000) == {k: k for k in fractions}  # notebook 05's name
+    on_test = torch.arange(9000, 10001, dtype=torch.float64) / 10000
+    for k, a in zip(range(9000, 10001), on_test.float().tolist(), strict=True):
+        assert stats.correct_count(a, 10000) == k
+    assert stats.correct_counts({0: 5923, 1: np.int64(5924)}) == {0: 5923, 1: 5924}  # counts
+
+
+def test_paired_results_read_in_images_and_in_points():
+    r = stats.paired_difference({0: 5900, 1: 5920, 2: 5940}, {0: 5906, 1: 5932, 2: 5946})
+    assert r.differences == (6, 12, 6)
+    assert r.mean_images == pytest.approx(8) and r.mean_pp == pytest.approx(100 * 8 / 6000)
+    assert r.ci_pp == pytest.approx((100 * r.ci_low, 100 * r.ci_high))
 
 
 def test_runs_by_seed_keeps_file_order_and_the_group():
@@ -133,32 +175,5 @@ def test_runs_by_seed_keeps_file_order_and_the_group():
     ]
     runs = stats.runs_by_seed(rows, "g")
     assert list(runs) == ["base", "v"] and runs["base"] == {1: 0.9, 0: 0.7}
-
-
-def test_one_rule_per_table_the_interval_excludes_zero_exactly_when_the_verdict_is_given():
-    for name in ("ablations", "search", "finalists"):
-        rows = analysis.verdicts(ablate.committed_results(name))
-        m = len(rows)
-        for v in rows:
-            assert v["m"] == m and v["level"] == pytest.approx(0.05 / m)
-            if v["ci_low"] is None:
-                continue
-            excludes = v["ci_low"] > 0 or v["ci_high"] < 0
-            decided = v["verdict"] in ("variant better", "variant worse")
-            assert excludes == decided, (name, v["variant"])
-            assert decided == (v["p"] < v["level"])
-
-
-def test_no_difference_is_said_only_after_an_equivalence_test():
-    for name in ("ablations", "search", "finalists"):
-        for v in analysis.verdicts(ablate.committed_results(name)):
-            if v["verdict"].startswith("no difference"):
-                assert v["tost_p"] < v["level"]
-            assert v["verdict"] != "no clear difference"  # the old, overstated wording
-
-
-def test_every_table_states_its_family_and_smallest_detectable_difference():
-    text = analysis.format_verdicts(ablate.committed_results("ablations"))
-    assert "The family: the 10 comparisons in this table" in text and "MDD" in text
-    assert "0.05 / 10 = 0.005" in text and "99.5% CI" in text
-    assert "2 of 10 failed to train (95% CI" in text
+    rows[0]["test_accuracy"] = 0.95  # new rows carry no test accuracy: the others are left out
+    assert stats.runs_by_seed(rows, "g", "test_accuracy") == {"base": {1: 0.95}}

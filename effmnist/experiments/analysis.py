@@ -5,14 +5,15 @@ over seeds, on validation. :func:`verdicts` and :func:`format_verdicts` compare 
 its group's baseline seed by seed (:mod:`effmnist.experiments.stats`), by one rule per table: the
 m comparisons of a results file are one family, each judged at alpha / m (Bonferroni), and the
 interval printed is that same test's (1 - alpha / m) interval, so "better" or "worse" is said
-exactly when the interval excludes 0. "No difference" is said only when the two one-sided tests
-show the difference to be within ±0.1 points; otherwise the verdict is "cannot tell".
+exactly when the interval excludes 0. "Equivalent" (no difference that matters) is said only when
+two one-sided tests show the difference to be within ±0.1 points; otherwise "cannot tell".
 """
 
 from __future__ import annotations
 
 import statistics
 import textwrap
+from collections import Counter
 
 from .ablate import RECIPE_GROUP
 from .stats import (
@@ -20,7 +21,7 @@ from .stats import (
     FAILURE_THRESHOLD,
     MARGIN_PP,
     count_failures,
-    equivalence_p,
+    equivalence,
     failure_rate,
     format_p,
     paired_difference,
@@ -94,16 +95,18 @@ def verdicts(
 
     The baseline is the first variant of each group (the reference's choice; in the search and
     the finalists, the best recipe). The m comparisons in ``results`` are one family, each
-    tested at ``alpha / m`` (Bonferroni): ``mean_diff`` is **variant minus baseline** (a
-    fraction; positive: the variant is better), ``ci_low``..``ci_high`` the paired t-test's
-    (1 - alpha / m) interval, ``p`` its p-value, ``mdd`` the smallest difference it could detect
-    with 80% power, ``tost_p`` the equivalence test against ±``margin_pp`` points. Verdicts:
+    tested at ``level = alpha / m`` (Bonferroni), on counts of correct images out of
+    ``n_images``: ``mean_diff`` is **variant minus baseline** (a fraction; x100: pp; positive:
+    the variant is better), ``ci_low``..``ci_high`` the paired t-test's (1 - alpha / m)
+    interval, ``p`` its p-value, ``mdd`` the smallest difference it could detect with 80%
+    power, ``tost_p`` the equivalence test against ±``margin_pp`` points at the same level.
+    Verdicts:
 
     - "variant better" / "variant worse": p < alpha / m (the interval excludes 0);
-    - "no difference (within ±0.1 pp)": the two one-sided tests at alpha / m say so;
+    - "equivalent within ±0.1 pp": the two one-sided tests at alpha / m say so;
     - "cannot tell with n seeds": neither;
-    - "cannot tell: every seed differs by k": the t-test is undefined; the exact sign test's
-      p (``sign_p``) is given instead, and it can never be below 2 / 2**n;
+    - "cannot tell: every seed differs by k images, so the t-test is undefined": the exact sign
+      test's p (``sign_p``) is given instead, and it can never be below 2 / 2**n;
     - runs that failed to train (below ``threshold``) are counted, "k of n failed", with an
       exact binomial interval for the failure rate, not averaged into a mean.
     """
@@ -123,9 +126,9 @@ def verdicts(
         v = {
             "group": group, "baseline": baseline_name, "variant": name, "n": n, "m": m,
             "alpha": alpha, "level": level, "failed": failed, "baseline_failed": baseline_failed,
-            "threshold": threshold, "margin_pp": margin_pp, "mean_diff": None, "ci_low": None,
-            "ci_high": None, "p": None, "sign_p": None, "mdd": None, "tost_p": None,
-            "wins": sum(variant[s] > baseline[s] for s in seeds),
+            "threshold": threshold, "margin_pp": margin_pp, "n_images": n_images,
+            "mean_diff": None, "ci_low": None, "ci_high": None, "p": None, "sign_p": None,
+            "mdd": None, "tost_p": None, "wins": sum(variant[s] > baseline[s] for s in seeds),
         }  # fmt: skip
         if n < 2:
             v["verdict"] = f"{n} paired seed{'s' * (n != 1)}: too few to compare"
@@ -138,36 +141,43 @@ def verdicts(
             )
         else:
             r = paired_difference(baseline, variant, n_images=n_images, alpha=level)
+            same = equivalence(r.differences, margin, alpha=level)
             v.update(
                 mean_diff=r.mean, ci_low=r.ci_low, ci_high=r.ci_high, p=r.p_value,
-                sign_p=r.sign_p, mdd=r.mdd, wins=r.wins,
-                tost_p=equivalence_p(r.differences, margin),
+                sign_p=r.sign_p, mdd=r.mdd, wins=r.wins, tost_p=same.p,
             )  # fmt: skip
             if r.constant:
+                k = r.differences[0]
                 v["verdict"] = (
-                    f"cannot tell: every seed differs by {r.differences[0]:+d} images"
-                    f" (sign test p = {format_p(r.sign_p, exact_n=n)})"
+                    f"cannot tell: every seed differs by {k:+d} image{'s' * (abs(k) != 1)},"
+                    f" so the t-test is undefined (sign test p = {format_p(r.sign_p, n)})"
                 )
-            elif r.p_value < level:
+            elif r.p_value < level:  # the same as: the (1 - level) interval excludes 0
                 v["verdict"] = "variant better" if r.mean > 0 else "variant worse"
-            elif v["tost_p"] < level:
-                v["verdict"] = f"no difference (within ±{margin_pp:g} pp)"
+            elif same.equivalent:  # the same as: tost_p < level
+                v["verdict"] = f"equivalent within ±{margin_pp:g} pp"
             else:
                 v["verdict"] = f"cannot tell with {n} seeds"
-
         out.append(v)
     return out
 
 
-def format_verdicts(results: dict, measured: bool = False, alpha: float = ALPHA) -> str:
+def format_verdicts(
+    results: dict,
+    measured: bool = False,
+    alpha: float = ALPHA,
+    margin_pp: float = MARGIN_PP,
+    n_images: int = 6000,
+) -> str:
     """The verdicts of :func:`verdicts` as a text table, differences in percentage points (pp).
 
     Columns: the mean difference (variant minus baseline) with the interval of the same test
     that decides the verdict, the seeds the variant won, the p-value, the smallest difference
-    the comparison could detect (MDD, 80% power) and the verdict; a footer states the family and
-    the rule. ``measured`` as in :func:`format_summary`: every measured number is marked ``~``.
+    the comparison could detect (MDD, 80% power) and the verdict; a footer states the family,
+    the levels, the equivalence margin and the rule. ``measured`` as in :func:`format_summary`:
+    every measured number is marked ``~``.
     """
-    rows = verdicts(results, alpha=alpha)
+    rows = verdicts(results, alpha=alpha, margin_pp=margin_pp, n_images=n_images)
     if not rows:
         return "No comparisons: no group in these results has both a baseline and a variant."
     mark = "~" if measured else ""
@@ -198,21 +208,26 @@ def format_verdicts(results: dict, measured: bool = False, alpha: float = ALPHA)
             f"{mark + str(v['wins']) + '/' + str(v['n']):>{wins_col}}{p:>{p_col}}{mdd:>{mdd_col}}"
             f"   {mark if counted else ''}{v['verdict']}"
         )
+    per_group = Counter(v["group"] for v in rows)
+    groups = ", ".join(f"{group} {k}" for group, k in per_group.items())
+    margin_images = margin_pp / 100 * n_images
     notes = (
-        f"The family: the {m} comparison{'s' * (m != 1)} in this table, each variant against its baseline, judged"
-        f" together by one rule (Bonferroni): each at alpha / m = {alpha:g} / {m} ="
-        f' {level:.2g}, so that the chance of any false "better" or "worse" in the'
-        " table stays below alpha. The interval is the same paired t-test's"
-        f" {100 * (1 - level):.4g}% interval: a verdict of better or worse is given exactly when"
-        " it excludes 0.",
+        f"The family: the {m} comparison{'s' * (m != 1)} in this table ({groups}), each variant"
+        f" against its group's baseline on the same seeds, judged together by one rule"
+        f" (Bonferroni): alpha = {alpha:g} for the table, each comparison at alpha / m ="
+        f' {alpha:g} / {m} = {level:.3g}, so that the chance of any false "better" or "worse"'
+        f" in the table stays below alpha. The interval is the same paired t-test's"
+        f' {100 * (1 - level):.4g}% interval: "better" or "worse" is said exactly when it'
+        " excludes 0 (p < alpha / m).",
         f"wins: seeds on which the variant beat the baseline, of n. MDD: the smallest true"
-        f" difference this comparison would detect with 80% power, from the spread of its own"
-        f" differences and n (at most {n_max} seeds here): a smaller effect can hide in"
-        ' "cannot tell".',
-        f"No difference: only when two one-sided tests show the difference to lie within"
-        f' ±{rows[0]["margin_pp"]:g} pp (at the same level); otherwise "cannot tell". When every'
-        " seed differs by the same count the t-test is undefined and the exact sign test is"
-        " given (it cannot go below 2/2^n).",
+        f" difference this comparison would detect with 80% power at {level:.3g}, from the SD of"
+        f" its own differences and its n (at most {n_max} seeds here): a smaller effect can hide"
+        ' in "cannot tell".',
+        f"Equivalence margin: ±{margin_pp:g} pp ({margin_images:g} of {n_images:,} images)."
+        f' "Equivalent" only when two one-sided tests at {level:.3g} show the difference to lie'
+        f" inside it (its {100 * (1 - 2 * level):.4g}% interval within ±{margin_pp:g} pp);"
+        ' otherwise "cannot tell". When every seed differs by the same count the t-test is'
+        " undefined and the exact sign test is given (its p cannot go below 2/2^n).",
         f"Failed to train: validation accuracy below {rows[0]['threshold']:.0%}, counted with an"
         " exact binomial 95% interval, not averaged. ± elsewhere (the summary) is the sample std"
         " over seeds.",
@@ -239,7 +254,7 @@ def recipes_table(results: dict, confirm_from: int = 5) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for name, runs in runs_by_seed(results["rows"], RECIPE_GROUP, "val_accuracy").items():
-        tests = runs_by_seed(results["rows"], RECIPE_GROUP, "test_accuracy")[name]
+        tests = runs_by_seed(results["rows"], RECIPE_GROUP, "test_accuracy").get(name, {})
         params = next(r["params"] for r in results["rows"] if r["group"] == RECIPE_GROUP
                       and r["variant"] == name)  # fmt: skip
         lines.append(

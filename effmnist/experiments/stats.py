@@ -9,11 +9,12 @@ An accuracy is a count of correct images (5,923 of 6,000), so every comparison h
 integer counts, and the arithmetic is scipy's (``scipy.stats``), the library you will use in your
 own work:
 
+* :func:`correct_counts`: accuracies back to the counts of correct images they are;
 * :func:`paired_difference`: per-seed differences, their mean, a Student's t interval and p-value,
   the exact sign test, how often the variant won, and the smallest difference the comparison
   could have detected (:func:`min_detectable_difference`);
-* :func:`equivalence_p`: two one-sided tests (TOST), the test that can say "no difference larger
-  than a margin";
+* :func:`equivalence` (and its p, :func:`equivalence_p`): two one-sided tests (TOST), the test
+  that can say "no difference larger than a margin";
 * :func:`failure_rate`: runs that did not train at all, counted, with an exact binomial interval;
 * :func:`format_p`: a p-value as text, never "0".
 """
@@ -21,6 +22,7 @@ own work:
 from __future__ import annotations
 
 import math
+import numbers
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from scipy import optimize, stats
 
 ALPHA = 0.05  # the significance level: 95% intervals, p < 0.05
 POWER = 0.8  # the power at which the smallest detectable difference is stated
-MARGIN_PP = 0.1  # "no difference" means: within ±0.1 percentage points (6 of 6,000 images)
+MARGIN_PP = 0.1  # "equivalent" means: within ±0.1 percentage points (6 of 6,000 images)
 
 # A run whose validation accuracy is below this "failed to train". Chance on ten balanced digits is
 # 10%, and every reference run reaches over 98%: below 50% the network has not learnt the task, it
@@ -39,10 +41,19 @@ MARGIN_PP = 0.1  # "no difference" means: within ±0.1 percentage points (6 of 6
 FAILURE_THRESHOLD = 0.5
 
 
-def counts(values: Mapping[int, float], n_images: int) -> dict[int, int]:
-    """Accuracies (fractions of ``n_images``, e.g. float32 ``k / 6000``) as the integer counts
-    of correct images they are: ``round(accuracy * n_images)``. Counts pass through."""
-    return {s: v if isinstance(v, int) else round(v * n_images) for s, v in values.items()}
+def correct_count(accuracy: float, n_images: int = 6000) -> int:
+    """An accuracy (a fraction of ``n_images``, e.g. float32 ``5923 / 6000``) as the integer count
+    of correct images it is: ``round(accuracy * n_images)``, exact for such fractions (float32
+    is off by under 0.001 image here). A count (an int) passes through."""
+    return int(accuracy) if isinstance(accuracy, numbers.Integral) else round(accuracy * n_images)
+
+
+def correct_counts(values: Mapping[int, float], n_images: int = 6000) -> dict[int, int]:
+    """``{seed: accuracy}`` as ``{seed: correct images}`` (:func:`correct_count` for each)."""
+    return {s: correct_count(v, n_images) for s, v in values.items()}
+
+
+counts = correct_counts  # the name notebook 05 uses
 
 
 def t_critical(df: float, alpha: float = ALPHA) -> float:
@@ -69,16 +80,43 @@ def min_detectable_difference(
     return float(optimize.brentq(shortfall, 0.0, (crit + 6) * se))
 
 
-def equivalence_p(differences: Iterable[float], margin: float) -> float:
-    """Two one-sided tests (TOST): the p-value for "the mean difference lies within ±margin".
-    Below alpha, the differences are shown to be smaller than the margin; above it, nothing
-    is shown (which is not the same as a difference)."""
+@dataclass(frozen=True)
+class Equivalence:
+    """Two one-sided tests (TOST) of "the mean difference lies within ±margin"."""
+
+    p: float  # the larger of the two one-sided p-values; NaN when the t-test is undefined
+    ci_low: float | None  # the (1 - 2 alpha) t interval of the mean difference; None if undefined
+    ci_high: float | None
+    level: float  # that interval's confidence level, 1 - 2 alpha
+    margin: float  # in the differences' units
+    equivalent: bool  # the interval lies inside ±margin (the same as p < alpha)
+
+
+def equivalence(
+    differences: Iterable[float], margin: float = 6.0, alpha: float = ALPHA
+) -> Equivalence:
+    """Two one-sided tests (TOST) against ±``margin`` (default 6 images: 0.1 pp of 6,000).
+
+    Equivalent when the (1 - 2 alpha) interval of the mean difference lies inside the margin:
+    only then may one say "does not matter". When it does not, nothing is shown either way.
+    With fewer than two differences, or all of them equal, the t-test is undefined: not shown.
+    """
     d = [float(x) for x in differences]
     if len(d) < 2 or statistics.stdev(d) == 0:
-        return 0.0 if all(abs(x) < margin for x in d) and len(d) >= 2 else 1.0
-    above = stats.ttest_1samp(d, -margin, alternative="greater").pvalue
-    below = stats.ttest_1samp(d, margin, alternative="less").pvalue
-    return float(max(above, below))
+        return Equivalence(math.nan, None, None, 1 - 2 * alpha, margin, False)
+    above = stats.ttest_1samp(d, -margin, alternative="greater")
+    below = stats.ttest_1samp(d, margin, alternative="less")
+    interval = stats.ttest_1samp(d, 0).confidence_interval(1 - 2 * alpha)
+    low, high = float(interval.low), float(interval.high)
+    p = float(max(above.pvalue, below.pvalue))
+    return Equivalence(p, low, high, 1 - 2 * alpha, margin, -margin < low and high < margin)
+
+
+def equivalence_p(differences: Iterable[float], margin: float = 6.0) -> float:
+    """The TOST p-value of :func:`equivalence`: below alpha, the differences are shown to lie
+    within ±margin; above it, nothing is shown (which is not the same as a difference). NaN
+    when every difference is the same (the t-test is undefined)."""
+    return equivalence(differences, margin).p
 
 
 @dataclass(frozen=True)
@@ -106,6 +144,21 @@ class PairedResult:
     mdd: float  # smallest difference detectable with 80% power at this alpha (fraction)
 
     @property
+    def mean_images(self) -> float:
+        """The mean difference in images."""
+        return self.mean * self.n_images
+
+    @property
+    def mean_pp(self) -> float:
+        """The mean difference in percentage points: 100 * images / n_images."""
+        return 100 * self.mean
+
+    @property
+    def ci_pp(self) -> tuple[float, float] | None:
+        """The interval in percentage points; None when the t-test is undefined."""
+        return None if self.ci_low is None else (100 * self.ci_low, 100 * self.ci_high)
+
+    @property
     def constant(self) -> bool:
         """Every seed differs by the same amount: a t-test cannot tell (its se is 0)."""
         return self.n >= 2 and self.std == 0
@@ -127,7 +180,7 @@ def paired_difference(
     seeds = tuple(sorted(set(baseline) & set(variant)))
     if not seeds:
         raise ValueError("the baseline and the variant share no seed")
-    base, var = counts(baseline, n_images), counts(variant, n_images)
+    base, var = correct_counts(baseline, n_images), correct_counts(variant, n_images)
     d = tuple(var[s] - base[s] for s in seeds)
     n = len(d)
     wins, losses = sum(x > 0 for x in d), sum(x < 0 for x in d)
@@ -148,13 +201,22 @@ def paired_difference(
 
 
 def format_p(p: float | None, exact_n: int | None = None) -> str:
-    """A p-value as text, never "0": below 0.001, a t-test's p prints as "< 0.001"; an exact
-    test on ``exact_n`` seeds prints its value (it cannot fall below 2 / 2**n)."""
+    """A p-value as text, the one format of every table; never "0".
+
+    A t-test's p prints with three decimals, two significant digits below 0.01, and as
+    "< 0.001" below 0.001 (beyond that, the t distribution's tails are an assumption, not a
+    measurement). An exact test on ``exact_n`` seeds (the sign test) prints its value: it
+    cannot fall below 2 / 2**n, so a smaller p is an error.
+    """
     if p is None or math.isnan(p):
         return "-"
     if exact_n is not None:
+        if p < 2 / 2**exact_n * (1 - 1e-9):
+            raise ValueError(f"p = {p} is below 2 / 2**{exact_n}: not an exact test's p")
         return f"{p:.3g}"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    if p < 0.001:
+        return "< 0.001"
+    return f"{p:.2g}" if p < 0.01 else f"{p:.3f}"  # 0.0049 stays below a level of 0.005
 
 
 def failure_rate(failed: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
@@ -180,9 +242,10 @@ def count_failures(
 def runs_by_seed(
     rows: Iterable[Mapping], group: str, metric: str = "val_accuracy"
 ) -> dict[str, dict[int, float]]:
-    """``{variant: {seed: metric}}`` for one group of a results file, variants in file order."""
+    """``{variant: {seed: metric}}`` for one group of a results file, variants in file order.
+    Rows without ``metric`` (new rows carry no test accuracy) are left out."""
     runs: dict[str, dict[int, float]] = {}
     for row in rows:
-        if row["group"] == group:
+        if row["group"] == group and metric in row:
             runs.setdefault(row["variant"], {})[row["seed"]] = row[metric]
     return runs
