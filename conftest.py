@@ -46,9 +46,10 @@ def pytest_configure(config):
     if not os.environ.get("EFFMNIST_TEST_RUN"):  # the controller; its workers inherit all three
         run = Path(tempfile.mkdtemp(prefix="effmnist-test-run-"))
         config._effmnist_run = os.environ["EFFMNIST_TEST_RUN"] = str(run)
-        _copy_mnist(run / "home")
-        os.environ["EFFMNIST_DATA"] = str(run / "home")
+        # before effmnist is first imported (by _copy_mnist): effmnist.train is wrapped then
         os.environ["EFFMNIST_TRAIN_CACHE"] = str(run / "trainings")
+        _copy_mnist(run / "home")  # from the home effmnist would use without the suite
+        os.environ["EFFMNIST_DATA"] = str(run / "home")
     opt = config.option
     if hasattr(opt, "nbval_sanitize_with") and not opt.nbval_sanitize_with:
         opt.nbval_sanitize_with = str(SANITIZE)
