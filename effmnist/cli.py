@@ -56,6 +56,60 @@ def _shared_flags() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     return data, device
 
 
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not (sep and key):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, e.g. account=abc, not {text!r}")
+    return key, value
+
+
+def _cluster_flags(p: argparse.ArgumentParser) -> None:
+    """ablate's --cluster and the settings of its jobs (docs/instructor-guide.md, On a cluster)."""
+    from .data.folders import home
+
+    group = p.add_argument_group(
+        "on a cluster",
+        "each (variant, seed) cell as a job of its own, through submitit (pip install submitit)",
+    )
+    group.add_argument(
+        "--cluster",
+        choices=["local", "slurm"],
+        default=None,
+        help="slurm: submit the cells to a SLURM cluster as one job array; local: run the "
+        "same jobs on this machine, to try it out (default: neither, this machine's processes)",
+    )
+    group.add_argument(
+        "--cluster-folder",
+        metavar="PATH",
+        default=None,
+        help=f"the jobs' scripts, logs and data, on a filesystem the nodes share "
+        f"(default: {home() / 'jobs'})",
+    )
+    group.add_argument("--partition", default=None, help="the SLURM partition to run in")
+    group.add_argument(
+        "--time",
+        metavar="MINUTES",
+        type=_positive_int,
+        default=60,
+        help="each cell's time limit in minutes (default: 60)",
+    )
+    group.add_argument(
+        "--cpus-per-task",
+        metavar="N",
+        type=_positive_int,
+        default=1,
+        help="each cell's cores and threads (default: 1); a cell's numbers depend on it",
+    )
+    group.add_argument(
+        "--sbatch",
+        metavar="NAME=VALUE",
+        type=_key_value,
+        action="append",
+        default=[],
+        help="any other sbatch option, e.g. account=abc or mem=4G (repeat for more)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .checkpoint import default_path
@@ -171,8 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs",
         type=_positive_int,
         default=1,
-        help="train this many cells at once, splitting the threads between them (default: 1)",
+        help="train this many cells at once, splitting the threads between them (default: 1; "
+        "with --cluster: at most this many jobs at once, each with --cpus-per-task threads)",
     )
+    _cluster_flags(p)
 
     p = sub.add_parser(
         "final",
@@ -380,6 +436,19 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from .experiments.ablate import run_ablations, save_results
     from .experiments.analysis import format_summary, format_verdicts
 
+    cluster = None
+    if args.cluster:
+        from .data.folders import home
+        from .experiments.cluster import Cluster
+
+        cluster = Cluster(
+            kind=args.cluster,
+            folder=Path(args.cluster_folder) if args.cluster_folder else home() / "jobs",
+            cpus_per_task=args.cpus_per_task,
+            partition=args.partition,
+            time_min=args.time,
+            sbatch=tuple(args.sbatch),
+        )
     results = run_ablations(
         load_splits(args.data_dir),
         args.seeds,
@@ -388,6 +457,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         command="python -m effmnist " + shlex.join(args.argv),
         jobs=args.jobs,
         device=args.device,
+        cluster=cluster,
     )
     path = save_results(results, Path(args.out))
     print(format_summary(results))

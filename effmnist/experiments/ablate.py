@@ -160,6 +160,7 @@ def run_ablations(
     jobs: int = 1,
     device: str = "cpu",
     read_test: bool = False,
+    cluster=None,
 ) -> dict:
     """Run every cell on every seed; a recipe shared by groups (the baseline) is trained once.
 
@@ -167,16 +168,22 @@ def run_ablations(
     process's threads between them (``torch.get_num_threads() // jobs`` each, at least 1). A
     cell's numbers depend on its thread count, not on how many run beside it, so ``jobs`` 2 at
     1 thread each gives exactly the rows of a serial run at 1 thread. ``read_test``: only for
-    the final step (:mod:`.final`); every other run is judged on validation.
+    the final step (:mod:`.final`); every other run is judged on validation. ``cluster``
+    (a :class:`.cluster.Cluster`): each cell is a submitit job instead, SLURM's or a local
+    one, at most ``jobs`` at once, with ``cluster.cpus_per_task`` threads each.
     """
     todo = [(g, v, s) for g, v in cells(groups, recipes) for s in seeds]
     unique: dict[tuple[Recipe, int], tuple[str, str, int]] = {}
     for g, v, s in todo:  # a recipe's name takes no part in equality
         unique.setdefault((variant_recipe(g, v), s), (g, v, s))
     threads = torch.get_num_threads() if jobs == 1 else max(1, torch.get_num_threads() // jobs)
+    if cluster is not None:  # each job's own
+        threads = cluster.cpus_per_task
     made_by = provenance(
         seeds, command, jobs=jobs, threads=threads, device=device
     )  # the code as it starts
+    if cluster is not None:
+        made_by["cluster"] = cluster.describe()
 
     def done(row: dict) -> None:
         log(
@@ -186,7 +193,7 @@ def run_ablations(
         )
 
     how = {"device": device, "read_test": read_test}
-    trained = _run_cells(list(unique.values()), splits, jobs, threads, how, done)
+    trained = _run_cells(list(unique.values()), splits, jobs, threads, how, done, cluster)
     rows = [
         dict(trained[unique[(variant_recipe(g, v), s)]], group=g, variant=v) for g, v, s in todo
     ]
@@ -194,9 +201,20 @@ def run_ablations(
 
 
 def _run_cells(
-    todo: list[tuple[str, str, int]], splits: Splits, jobs: int, threads: int, how: dict, done
+    todo: list[tuple[str, str, int]],
+    splits: Splits,
+    jobs: int,
+    threads: int,
+    how: dict,
+    done,
+    cluster=None,
 ):
-    """{cell: row} for each (group, variant, seed) cell, trained here or in ``jobs`` processes."""
+    """{cell: row} for each (group, variant, seed) cell, trained here, in ``jobs`` processes,
+    or as jobs on a cluster."""
+    if cluster is not None:
+        from .cluster import run_cells  # which imports submitit, needed by no other run
+
+        return run_cells(cluster, run_cell, todo, splits, jobs, how, done)
     if jobs <= 1:
         out = {}
         for cell in todo:
