@@ -190,5 +190,11 @@ def test_the_matrix_is_every_os_and_every_supported_python_with_pips_cache():
         assert setup["with"]["cache-dependency-path"] == "pyproject.toml"
 
 
-def test_the_workflow_leaves_a_place_for_the_website_build():
-    assert "# docs: the website build" in WORKFLOW.read_text(encoding="utf-8")
+def test_the_workflow_builds_the_site_with_the_readmes_command_and_publishes_from_main_only():
+    jobs = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["jobs"]
+    command = ".venv/bin/python -m sphinx -b html -c site . site/_build/html"
+    assert command in README.read_text(encoding="utf-8")
+    assert any(command in step.get("run", "") for step in jobs["site"]["steps"])
+    deploy = jobs["deploy"]
+    assert deploy["needs"] == "site" and "refs/heads/main" in deploy["if"]
+    assert "push" in deploy["if"] and deploy["permissions"]["pages"] == "write"
