@@ -15,10 +15,11 @@ pristine and the final figures may be a little optimistic.
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 from ..data.mnist import Splits
-from . import ablate
+from . import ablate, stats
 
 FINAL_SEEDS = tuple(range(20, 30))
 REPORTED = ("reference", "best", "small")
@@ -83,22 +84,12 @@ def final_table(results: dict) -> str:
 
 def paired_test_difference(results: dict, variant: str = "best", baseline: str = "reference"):
     """``variant`` minus ``baseline`` on the test set, paired by seed, on counts of correct images:
-    (mean difference in images, its 95% interval, n seeds), by scipy's paired t-test."""
-    from scipy import stats
-
-    def correct(name: str) -> dict[int, int]:
-        return {r["seed"]: r["test_correct"] for r in results["rows"] if r["variant"] == name}
-
-    a, b = correct(variant), correct(baseline)
-    seeds = sorted(set(a) & set(b))
-    test = stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds])
-    interval = test.confidence_interval(0.95)
-    mean = sum(a[s] - b[s] for s in seeds) / len(seeds)
-    return mean, (interval.low, interval.high), len(seeds)
+    (mean difference in images, its 95% interval, n seeds), by :func:`.stats.paired_difference`."""
+    test_runs = stats.runs_by_seed(results["rows"], ablate.RECIPE_GROUP, "test_correct")
+    r = stats.paired_difference(test_runs[baseline], test_runs[variant], n_images=10_000)
+    return r.mean_images, (r.ci_low * 10_000, r.ci_high * 10_000), r.n
 
 
 def _mean_std(values: list[float]) -> str:
-    import statistics
-
     spread = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{100 * statistics.mean(values):.2f} ± {100 * spread:.2f}%"
