@@ -5,12 +5,12 @@ to a folder outside the repository and executed by nbval in a kernel that has ef
 from its wheel and a stand-in ``google.colab`` (`tests/colab_env.py`). nbval compares each
 cell's output with the saved one, except the two that differ on Colab by design: the install
 cell (pip's own output) and notebook 06's upload cell (Colab's dialog instead of a widget). The
-executed copies are kept in the run's folder (``$EFFMNIST_TEST_RUN/colab/executed``) for tests
-that read what a notebook printed.
+executed copies are kept in the run's folder (``$EFFMNIST_TEST_RUN/colab/executed``), and
+after each tutorial's cells come its claims (`tests/notebook_claims`), checked on what this
+run printed.
 
 `notebooks/sanitize.cfg` lists the regexes that mask what differs between machines and runs
-(seconds, progress-bar rates, memory addresses, paths); the notebooks assert their own
-numerical claims, so masked numbers are still checked.
+(seconds, progress-bar rates, memory addresses, paths); the claims check the masked numbers.
 
 Slow tests (marker `slow`, deselect with `-m "not slow"`): every notebook cell nbval runs, every
 test that uses the fully trained `reference` model, and the tests marked by hand (whole trainings,
@@ -94,6 +94,20 @@ class ColabNotebook(IPyNbFile):
             calls = ColabCalls.from_parent(self, name="Colab calls")
             calls.add_marker(pytest.mark.slow)
             yield calls
+        from notebook_claims import claims
+
+        for claim in claims(self.path):  # after the cells: checked on what this run printed
+            item = NotebookClaim.from_parent(self, name=claim.__name__, claim=claim)
+            item.add_marker(pytest.mark.slow)
+            yield item
+
+    def executed(self) -> dict:
+        """The notebook with this run's outputs (as far as it got)."""
+        executed = json.loads(self.path.read_text(encoding="utf-8"))
+        code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+        for cell, item in zip(code, self.cells, strict=True):
+            cell["outputs"] = item.test_outputs or []
+        return executed
 
     def setup(self):
         from colab_env import KERNEL, colab_environment, colab_notebook
@@ -113,14 +127,25 @@ class ColabNotebook(IPyNbFile):
     def teardown(self):
         """Stop the kernel; keep the executed copy, with this run's outputs, for later tests."""
         super().teardown()
-        executed = json.loads(self.path.read_text(encoding="utf-8"))
-        code = [c for c in executed["cells"] if c["cell_type"] == "code"]
-        for cell, item in zip(code, self.cells, strict=True):
-            cell["outputs"] = item.test_outputs or []
+        executed = self.executed()
         relative = self.path.relative_to(Path(__file__).parent / "notebooks")
         target = self.colab["executed"] / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(executed, indent=1), encoding="utf-8")
+
+
+class NotebookClaim(pytest.Item):
+    """One claim of `tests/notebook_claims`, checked on the outputs this run's kernel printed."""
+
+    def __init__(self, *, claim, **kwargs):
+        super().__init__(**kwargs)
+        self.claim = claim
+
+    def runtest(self):
+        self.claim(self.parent.executed())
+
+    def reportinfo(self):
+        return self.path, None, f"{self.path.name}: {self.name}"
 
 
 class ColabCalls(pytest.Item):

@@ -31,6 +31,19 @@ def test_torchvision_reads_the_same_files(mnist_root):
     assert torch.equal(tv.data, arrays.test_images) and torch.equal(tv.targets, arrays.test_labels)
 
 
+def test_the_torchvision_dataset_loads_in_spawned_workers(mnist_root, splits):
+    """Windows and macOS start DataLoader workers with *spawn*: each gets the dataset pickled,
+    transform included. The package's dataset survives that, and its batches are the splits'."""
+    train_idx, _ = data.split_indices()
+    dataset = torch.utils.data.Subset(data.torchvision_mnist(root=mnist_root), train_idx[:256])
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=64, num_workers=2, multiprocessing_context="spawn"
+    )
+    images, labels = zip(*loader, strict=True)
+    assert torch.equal(torch.cat(labels), splits.train_y[:256])
+    assert torch.equal(torch.cat(images), splits.train_x[:256])  # the same floats
+
+
 def test_split_sizes_and_disjointness(splits):
     assert splits.sizes() == {"train": 54_000, "validation": 6_000, "test": 10_000}
     train_idx, val_idx = data.split_indices()

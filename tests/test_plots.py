@@ -54,6 +54,20 @@ def test_figures_render_as_png_in_jupyter_without_pyplot():
     assert repr(fig).startswith("<Figure size 1100x500 with 1 Axes")
 
 
+def test_notebook_figures_are_saved_with_a_palette_of_256_colours(digits):
+    """A notebook stores each figure as base64 PNG; a palette keeps a notebook under ~1 MB."""
+    import io
+
+    from PIL import Image
+
+    fig = plots.sample_grid(*digits, per_class=3)
+    png = Image.open(io.BytesIO(fig._repr_png_()))
+    assert png.mode == "P"
+    full = io.BytesIO()
+    fig.savefig(full, format="png", bbox_inches="tight")
+    assert Image.open(full).size == png.size  # legible: not shrunk, only fewer colours
+
+
 def test_class_balance_bars_are_percentages_of_each_split():
     fig = plots.class_balance({"a": torch.tensor([0, 0, 0, 1]), "b": torch.arange(10)})
     _labelled(fig.axes[0])

@@ -19,8 +19,10 @@ from .mnist import (
     TensorLoader,
     load_mnist,
     load_splits,
+    mnist_transform,
     normalize,
     split_indices,
+    torchvision_mnist,
     torchvision_train_loader,
 )
 
@@ -42,11 +44,13 @@ __all__ = [
     "load_image",
     "load_mnist",
     "load_splits",
+    "mnist_transform",
     "normalize",
     "prepare_mnist",
     "raw_folder",
     "sha256_of",
     "split_indices",
+    "torchvision_mnist",
     "torchvision_train_loader",
     "verify_raw",
 ]

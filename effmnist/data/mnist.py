@@ -199,6 +199,30 @@ class _OrderSampler(torch.utils.data.Sampler):
         return iter(order.tolist())
 
 
+def mnist_transform():
+    """torchvision's per-image transform for MNIST: ``ToTensor`` (uint8 -> 0..1, a channel
+    dimension) then ``Normalize(MEAN, STD)``; the same floats as :func:`normalize`.
+
+    A package-level function, not a lambda in a notebook: a ``DataLoader`` with
+    ``num_workers > 0`` pickles its dataset (transform included) into each worker under the
+    *spawn* start method (Windows, macOS), and a function defined in a notebook cannot be.
+    """
+    from torchvision import transforms
+
+    return transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
+
+
+def torchvision_mnist(
+    train: bool = True, root: str | os.PathLike | None = None
+) -> torch.utils.data.Dataset:
+    """``torchvision.datasets.MNIST`` on effmnist's verified files (prepared if missing), with
+    :func:`mnist_transform`: item ``i`` is ``(float32 (1, 28, 28), int label)``."""
+    from torchvision import datasets
+
+    root = acquire.prepare_mnist(root)
+    return datasets.MNIST(root, train=train, download=False, transform=mnist_transform())
+
+
 def torchvision_train_loader(
     splits: Splits, batch_size: int = 64, seed: int = 0, num_workers: int = 0
 ) -> torch.utils.data.DataLoader:
@@ -208,16 +232,13 @@ def torchvision_train_loader(
     On the same seed, the same batches as ``TensorLoader(splits.train_x, splits.train_y,
     batch_size, shuffle=True, seed=seed)``.
     """
-    from torchvision import datasets, transforms
-
     if splits.root is None or splits.train_index is None:
         raise ValueError(
             "the conventional pipeline reads the training rows from the MNIST files, and this "
             "Splits does not say which rows or which folder (it was built by hand): load it "
             "with effmnist.data.load_splits(root), and cut it down with splits.take(n_train)"
         )
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
-    full = datasets.MNIST(splits.root, train=True, download=False, transform=tf)
+    full = torchvision_mnist(train=True, root=splits.root)
     index = splits.train_index.cpu()
     labels = splits.train_y.cpu()
     if len(index) != len(labels) or not torch.equal(full.targets[index], labels):
