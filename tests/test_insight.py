@@ -10,7 +10,7 @@ from effmnist.data import MEAN, STD
 from effmnist.evaluate import predict, predict_tta, shift
 from effmnist.experiments import baselines
 from effmnist.insight.calibration import expected_calibration_error, reliability
-from effmnist.insight.cam import class_activation_maps, upsample
+from effmnist.insight.cam import cell_centres, class_activation_maps, upsample
 from effmnist.insight.lr_range import lr_range_test
 from effmnist.model import EfficientMNIST, ModelConfig, count_parameters
 from effmnist.recipe import get_recipe
@@ -40,9 +40,23 @@ def test_each_class_activation_map_averages_to_its_logit():
     in_batches, _ = class_activation_maps(model, images, batch_size=3)  # 3 + 1
     assert torch.allclose(in_batches, maps, atol=1e-6)
     assert torch.allclose(maps.mean(dim=(2, 3)), logits, atol=1e-5)
-    assert upsample(maps).shape == (4, 10, 24, 24) and upsample(maps, 28).shape[-1] == 28
+    assert upsample(maps).shape == (4, 10, 28, 28)
     with pytest.raises(ValueError, match="GAP head"):
         class_activation_maps(EfficientMNIST(ModelConfig(head="flatten")), images)
+
+
+def test_an_enlarged_map_covers_the_whole_image_with_its_cells_at_their_centres():
+    """The 3x3 cells sit on pixels 3.5, 11.5, 19.5; the bottom and right 4 pixels belong to
+    the last cell (its window covers them) instead of being left out."""
+    assert cell_centres(3).tolist() == [3.5, 11.5, 19.5]
+    maps = torch.arange(9.0).reshape(1, 1, 3, 3)  # cell (i, j) holds 3 i + j
+    big = upsample(maps)[0, 0]
+    assert big.shape == (28, 28)
+    assert big[27, 27] == big[20, 20] == 8 and big[0, 0] == big[3, 3] == 0
+    assert big[24:, 24:].eq(8).all() and big[0, 24:].eq(2).all()  # the edges: nearest cell
+    assert big[4, 4] == 3 * 0.0625 + 0.0625  # half a pixel past the first centre, in cells
+    assert torch.allclose(big[7:9, 7:9].mean(), torch.tensor(2.0))  # between the four cells
+    assert torch.allclose(big.diagonal()[11:13].mean(), torch.tensor(4.0))  # the centre cell
 
 
 def test_reliability_and_ece_on_a_hand_computed_case():

@@ -42,8 +42,9 @@ def test_cam_grid_shows_the_predicted_and_for_mistakes_the_true_class_map(four_d
         want = f"class {int(preds[k])}: {float(logits[k, preds[k]]):.1f}"
         assert predicted_row[k].get_title() == want
         overlay = predicted_row[k].images[1]
-        assert overlay.get_extent() == [-0.5, 23.5, 23.5, -0.5]  # the cells' true place
-        assert overlay.get_array().shape == (24, 24)
+        assert overlay.get_extent() == [-0.5, 27.5, 27.5, -0.5]  # the whole image
+        assert overlay.get_array().shape == (28, 28)
+        assert np.allclose(overlay.get_array()[-4:, -4:], float(maps[k, preds[k], -1, -1]))
     for k in (2, 3):
         assert true_row[k].get_title() == (
             f"class {int(labels[k])}: {float(logits[k, labels[k]]):.1f}"
@@ -58,19 +59,20 @@ def test_cam_grid_has_two_rows_when_every_prediction_is_right(four_digits):
     assert len(_visible(fig)) == 2 * 2
 
 
-@pytest.mark.parametrize(
-    "side, covered",
-    [(3, 24), (7, 28), (14, 28), (28, 28)],  # 28 -> 14 -> 7 -> 3: cells 8, 4, 2, 1 pixels apart
-)
-def test_cells_are_placed_by_the_pools_that_made_them(four_digits, side, covered):
-    """A map of ``side`` cells made by halving 28 pixels lies over the pixels its cells came
-    from: the reference's 3x3 map covers 24 (cells 8 pixels apart, the last 4 rows unseen)."""
+@pytest.mark.parametrize("side", [3, 7, 14, 28])  # 28 -> 14 -> 7 -> 3: cells 1, 2, 4, 8 px apart
+def test_cells_are_placed_by_the_pools_that_made_them(four_digits, side):
+    """A map of ``side`` cells made by halving 28 pixels lies over the whole image, each cell
+    on the pixels it came from; the reference's 3x3 map reaches the bottom and right edges."""
     images, _, logits, labels = four_digits
     maps = torch.rand(4, 10, side, side)
     fig = model_plots.cam_grid(images, maps, logits, labels)
     overlay = fig.axes[4].images[1]  # the first predicted-class map over its digit
-    assert overlay.get_extent() == [-0.5, covered - 0.5, covered - 0.5, -0.5]
-    assert overlay.get_array().shape == (covered, covered)
+    assert overlay.get_extent() == [-0.5, 27.5, 27.5, -0.5]
+    drawn = overlay.get_array()
+    p = int(logits[0].argmax())
+    assert np.allclose(drawn[-1, -1], maps[0, p, -1, -1])
+    if side == 28:
+        assert np.allclose(drawn, maps[0, p])
 
 
 def test_a_map_that_is_not_28_halved_is_refused(four_digits):

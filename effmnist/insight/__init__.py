@@ -2,7 +2,7 @@
 maps, calibration, and the learning-rate range test."""
 
 from .calibration import Reliability, expected_calibration_error, reliability
-from .cam import class_activation_maps, upsample
+from .cam import cell_centres, class_activation_maps, upsample
 from .inspect_model import (
     HeadCost,
     ReceptiveField,
@@ -17,6 +17,7 @@ from .inspect_model import (
 from .lr_range import LRRange, lr_range_test
 
 __all__ = [
+    "cell_centres",
     "HeadCost",
     "LRRange",
     "ReceptiveField",

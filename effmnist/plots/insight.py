@@ -14,7 +14,7 @@ from matplotlib.colors import LogNorm
 
 from ..evaluate import eval_mode
 from ..insight.calibration import Reliability
-from ..insight.cam import upsample
+from ..insight.cam import cell_centres, upsample
 from .style import Figure, as_images, bare, figure, legible
 
 
@@ -169,21 +169,6 @@ def per_class_accuracy_bars(accuracy: torch.Tensor, overall: float | None = None
     return fig
 
 
-def _cell_jump(side: int, image_side: int = 28) -> int:
-    """The distance in pixels between neighbouring cells of a ``side`` x ``side`` map made from
-    the image by 3x3 convs (padding 1: they keep the grid) and 2x2 max-pools (each halves the
-    map and doubles the distance). Cell ``j`` is then centred on pixel ``(jump - 1) / 2 + j *
-    jump``: the reference's 3x3 map has cells 8 pixels apart, centred on pixels 3.5, 11.5 and
-    19.5."""
-    pools = 0
-    while image_side >> pools > side:
-        pools += 1
-    if image_side >> pools != side:
-        raise ValueError(f"a {side}x{side} map is not {image_side} halved a whole number of times")
-    return 2**pools
-
-
-@legible
 def cam_grid(
     images: torch.Tensor,
     maps: torch.Tensor,
@@ -196,9 +181,9 @@ def cam_grid(
 
     ``maps`` (N, 10, h, w) and ``logits`` (N, 10) come from
     :func:`effmnist.insight.cam.class_activation_maps` for ``images`` (N, 1, 28, 28); ``labels`` (N,).
-    A map is drawn where its cells really sit: each cell enlarged smoothly (bilinear) over the
-    pixels around its centre, so a 3x3 map covers pixels 0-23 (the pool that makes it drops the
-    last row and column of the 7x7 map); thin lines mark the cells. Red is evidence for the
+    A map is drawn where its cells really sit (:func:`effmnist.insight.upsample`): linear
+    between the cells' centres (pixels 3.5, 11.5, 19.5 for a 3x3 map), the nearest cell's
+    value out to the image's edges; thin lines mark the borders between cells. Red is evidence for the
     class, blue against it, on one scale for the whole figure; a caption's logit is its map's
     mean.
     """
@@ -207,9 +192,8 @@ def cam_grid(
     logits = torch.as_tensor(logits).detach().cpu().double()
     labels = torch.as_tensor(labels).cpu().long()
     n, side = len(x), maps.shape[-1]
-    jump = _cell_jump(side)
-    covered = side * jump  # pixels 0 .. covered - 1 lie under the map
-    extent = (-0.5, covered - 0.5, covered - 0.5, -0.5)
+    centres = cell_centres(side).numpy()
+    borders = (centres[:-1] + centres[1:]) / 2  # between neighbouring cells
     preds = logits.argmax(dim=1)
     confidence = logits.softmax(dim=1).max(dim=1).values
     wrong = preds != labels
@@ -242,16 +226,16 @@ def cam_grid(
             cam = maps[col, cls]
             ax.imshow(x[col], cmap="gray_r")
             image = ax.imshow(
-                upsample(cam[None, None].float(), covered)[0, 0].numpy(),
+                upsample(cam[None, None])[0, 0].numpy(),
                 cmap="RdBu_r",
                 vmin=-limit,
                 vmax=limit,
                 alpha=0.65,
-                extent=extent,
+                extent=(-0.5, 27.5, 27.5, -0.5),  # the whole image, pixel for pixel
             )
-            for edge in np.arange(1, side) * jump - 0.5:
-                ax.axhline(edge, xmax=covered / 28, color="0.4", linewidth=0.6)
-                ax.axvline(edge, ymin=1 - covered / 28, color="0.4", linewidth=0.6)
+            for edge in borders:
+                ax.axhline(edge, color="0.4", linewidth=0.6)
+                ax.axvline(edge, color="0.4", linewidth=0.6)
             ax.set_xlim(-0.5, 27.5)
             ax.set_ylim(27.5, -0.5)
             ax.set_title(f"class {cls}: {float(cam.mean()):.1f}", fontsize=13)

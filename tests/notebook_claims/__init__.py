@@ -71,5 +71,7 @@ def number(text: str, before: str, after: str = "") -> float:
     """
     pattern = re.escape(before) + r"\s*[:=]?\s*~?\s*(" + NUMBER + r")\s*" + re.escape(after)
     match = re.search(pattern, text)
-    assert match, f"no number after {before!r}{' before ' + repr(after) if after else ''} in:\n{text}"
+    assert match, (
+        f"no number after {before!r}{' before ' + repr(after) if after else ''} in:\n{text}"
+    )
     return float(match.group(1).replace(",", "").replace("−", "-"))
