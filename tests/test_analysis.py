@@ -41,7 +41,7 @@ def test_one_image_more_on_every_seed_reads_cannot_tell_not_better():
 
 def test_one_rule_per_table_the_interval_excludes_zero_exactly_when_the_verdict_is_given():
     for name in ("ablations", "search", "finalists"):
-        rows = analysis.verdicts(ablate.committed_results(name))
+        rows = analysis.verdicts(ablate.shipped_results(name))
         m = len(rows)
         for v in rows:
             assert v["m"] == m and v["level"] == pytest.approx(0.05 / m)
@@ -78,7 +78,7 @@ def test_equivalent_is_said_only_after_two_one_sided_tests():
     assert got["wide"]["verdict"] == "cannot tell with 10 seeds"  # not "equivalent"
     assert got["wide"]["tost_p"] > got["wide"]["level"]
     for name in ("ablations", "search", "finalists"):
-        for v in analysis.verdicts(ablate.committed_results(name)):
+        for v in analysis.verdicts(ablate.shipped_results(name)):
             if v["verdict"].startswith("equivalent"):
                 assert v["tost_p"] < v["level"]
             assert "no difference" not in v["verdict"] and "no clear" not in v["verdict"]
@@ -104,7 +104,7 @@ def test_p_values_in_the_table_never_print_as_zero():
 
 
 def test_every_table_states_its_family_levels_mdd_and_margin():
-    text = analysis.format_verdicts(ablate.committed_results("ablations"))
+    text = analysis.format_verdicts(ablate.shipped_results("ablations"))
     words = " ".join(text.split())
     assert (
         "The family: the 10 comparisons in this table (head 3, batchnorm 1, batch_size 2," in words
@@ -116,11 +116,11 @@ def test_every_table_states_its_family_levels_mdd_and_margin():
     assert "its 99% interval within ±0.1 pp" in words  # TOST at 0.005: a 1 - 2 × 0.005 interval
     assert "2 of 10 failed to train (95% CI" in text
     # the MDD column is in points, from the same level as the verdict
-    rows = analysis.verdicts(ablate.committed_results("ablations"))
+    rows = analysis.verdicts(ablate.shipped_results("ablations"))
     dropout = next(v for v in rows if v["variant"] == "no dropout")
     line = next(x for x in text.splitlines() if x.startswith("dropout "))
     assert f"{100 * dropout['mdd']:.2f}" in line.split()
-    runs = stats.runs_by_seed(ablate.committed_results("ablations")["rows"], "dropout")
+    runs = stats.runs_by_seed(ablate.shipped_results("ablations")["rows"], "dropout")
     d = np.subtract(*(list(stats.correct_counts(r).values()) for r in reversed(runs.values())))
     mdd = stats.min_detectable_difference(d.std(ddof=1), len(d), alpha=0.005)
     assert dropout["mdd"] * 6000 == pytest.approx(mdd)

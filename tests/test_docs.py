@@ -21,15 +21,15 @@ def _block(path: Path, name: str) -> str:
 def test_the_recipes_table_is_rendered_from_the_final_step(path):
     from effmnist.experiments import final
 
-    expected = final.final_table(ablate.committed_results("final"))
+    expected = final.final_table(ablate.shipped_results("final"))
     assert _block(path, "recipes-table") == expected, f"paste into {path.name}:\n{expected}"
 
 
 @pytest.mark.parametrize("name", ["verdicts-table", "search-table", "finalists-table"])
-def test_the_verdict_tables_are_rendered_from_the_committed_results(name):
+def test_the_verdict_tables_are_rendered_from_the_shipped_results(name):
     source = {"verdicts-table": "ablations", "search-table": "search"}.get(name, "finalists")
     try:
-        results = ablate.committed_results(source)
+        results = ablate.shipped_results(source)
     except FileNotFoundError:
         pytest.skip(f"no committed {source} results yet")
     expected = "```\n" + analysis.format_verdicts(results) + "\n```"
@@ -40,11 +40,11 @@ def test_the_verdict_tables_are_rendered_from_the_committed_results(name):
 @pytest.mark.parametrize(
     ("name", "source"), [("bench-report", "bench"), ("whole-report", "bench_whole")]
 )
-def test_the_speed_reports_are_rendered_from_the_committed_results(name, source):
+def test_the_speed_reports_are_rendered_from_the_shipped_results(name, source):
     from effmnist.experiments import bench
 
     try:
-        results = ablate.committed_results(source)
+        results = ablate.shipped_results(source)
     except FileNotFoundError:
         pytest.skip(f"no committed {source} results yet")
     render = bench.format_report if name == "bench-report" else bench.format_whole
@@ -56,16 +56,16 @@ def test_the_speed_reports_are_rendered_from_the_committed_results(name, source)
 def test_the_best_recipe_falls_short_of_the_aim_as_results_md_says():
     text = " ".join((ROOT / "docs" / "results.md").read_text(encoding="utf-8").split())
     assert "The best recipe lands short of it" in text
-    rows = [r for r in ablate.committed_results("final")["rows"] if r["variant"] == "best"]
+    rows = [r for r in ablate.shipped_results("final")["rows"] if r["variant"] == "best"]
     tests = [r["test_accuracy"] for r in rows]
     assert len(tests) == 10 and sum(tests) / len(tests) < 0.993
 
 
 def test_only_the_final_step_carries_test_accuracies_on_fresh_seeds():
-    final = ablate.committed_results("final")
+    final = ablate.shipped_results("final")
     used = set()
     for name in ("ablations", "finalists", "search"):
-        results = ablate.committed_results(name)
+        results = ablate.shipped_results(name)
         assert not any("test_accuracy" in r for r in results["rows"]), name
         used |= set(results["provenance"]["seeds"])
     assert all("test_accuracy" in r for r in final["rows"])
@@ -75,13 +75,13 @@ def test_only_the_final_step_carries_test_accuracies_on_fresh_seeds():
 def test_the_step_anatomy_in_speed_md_is_the_committed_one():
     from effmnist.experiments.bench import format_anatomy
 
-    expected = "```\n" + format_anatomy(ablate.committed_results("bench")["anatomy"]) + "\n```"
+    expected = "```\n" + format_anatomy(ablate.shipped_results("bench")["anatomy"]) + "\n```"
     assert _block(ROOT / "docs" / "speed.md", "step-anatomy") == expected
 
 
 def test_what_speed_md_reads_from_the_step_table_holds_for_the_committed_one():
     text = " ".join((ROOT / "docs" / "speed.md").read_text(encoding="utf-8").split())
-    bench = ablate.committed_results("bench")
+    bench = ablate.shipped_results("bench")
     anatomy, peak = bench["anatomy"], bench["anatomy"]["peak_gflops"]
     rows = {r["name"]: r for r in anatomy["layers"]}
     convs = [r for r in anatomy["layers"] if r["layer"] == "Conv2d"]
@@ -109,7 +109,7 @@ def test_what_speed_md_reads_from_the_step_table_holds_for_the_committed_one():
 
 def test_the_whole_command_misses_the_old_aim_in_the_committed_run_as_speed_md_says():
     text = " ".join((ROOT / "docs" / "speed.md").read_text(encoding="utf-8").split())
-    whole = ablate.committed_results("bench_whole")
+    whole = ablate.shipped_results("bench_whole")
     path = "effmnist/experiments/results/bench_whole.json"
     assert f"--repeats {whole['repeats']} --json {path}" in text
     assert "the whole command now misses the old aim of 0.45" in text

@@ -220,7 +220,7 @@ def test_paired_runs_show_every_run_and_join_each_seed():
 
 
 def test_paired_runs_draws_each_committed_group():
-    results = ablate.committed_results("ablations")
+    results = ablate.shipped_results("ablations")
     n = len(results["provenance"]["seeds"])
     for group in ablate.ABLATIONS:
         fig = experiment_plots.paired_runs(results, group)

@@ -271,7 +271,7 @@ def save_results(results: dict, path: Path = DEFAULT_OUT) -> Path:
     return Path(path)
 
 
-def committed_results(name: str = "ablations") -> dict:
+def shipped_results(name: str = "ablations") -> dict:
     """A results file that ships with effmnist (``effmnist/results/<name>.json``: ``ablations``,
     ``search``, ``finalists``, ``bench``), read as package data, so it is there wherever effmnist
     is installed (a clone, a wheel, Colab)."""

@@ -30,7 +30,7 @@ DECISIONS = ("ablations", "finalists", "search")  # the committed results that c
 def seeds_used_by_decisions() -> set[int]:
     """Every seed of the committed results that verdicts were drawn from."""
     return {
-        seed for name in DECISIONS for seed in ablate.committed_results(name)["provenance"]["seeds"]
+        seed for name in DECISIONS for seed in ablate.shipped_results(name)["provenance"]["seeds"]
     }
 
 
