@@ -8,9 +8,9 @@ list of exact facts and quoted figures the notebook declares in its metadata::
 
     "metadata": {"effmnist": {"exact": {"70,000": "images in MNIST", ...}}}
 
-Not counted as numbers about a run: integers up to 10 (digits, small counts, list markers),
-the series' notebook numbers (01-06), section numbers at the start of a heading, and link
-targets.
+Not counted as numbers about a run: integers up to 10 (digits, small counts), the numbers of
+numbered list items, the series' notebook numbers (01-06), section numbers at the start of a
+heading, and link targets.
 
 A *measured* number (printed as ``~98.77%``, or on a line that starts with ``~ ``) differs in
 its last digits on another CPU, so prose gives it rounded and says so: "about 98.8%" is backed
@@ -51,6 +51,7 @@ def _output_text(output: dict) -> str:
 def _prose(markdown: str) -> str:
     text = re.sub(r"\]\([^)]*\)", "]", markdown)  # link targets
     text = re.sub(r"https?://\S+", "", text)
+    text = re.sub(r"(?m)^(\s*(?:\*\*)?)\d+\.(?=\s)", r"\1", text)  # "11. Why", "**11. Why"
     return re.sub(r"(?m)^(#+\s*)\d+(\.\d+)*\.?", r"\1", text)  # "## 7. The split"
 
 
@@ -150,6 +151,9 @@ def test_a_measured_number_is_stated_rounded_and_backed_by_the_run():
         (1, "98.9", "Seed 0 reaches about 98.9%.")
     ]
     assert unexplained_numbers(notebook("## 7. Digits 3 and 5, notebook 04", "")) == []
+    assert unexplained_numbers(notebook("11. Why?\n12. How? 12.5% of", "")) == [
+        (1, "12.5", "How? 12.5% of")
+    ]
     declared = notebook("MNIST has 70,000 images.", "")
     declared["metadata"] = {"effmnist": {"exact": {"70,000": "images in MNIST"}}}
     assert unexplained_numbers(declared) == []

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-NUMBER = r"[-+−]?\d[\d,]*(?:\.\d+)?"
+NUMBER = r"[-+−]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?"
 
 
 def module_for(notebook: Path):
