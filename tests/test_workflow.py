@@ -138,6 +138,13 @@ def test_the_readme_blocks_are_found():
     assert _readme_block("Run the tests")[0].endswith(".venv/bin/pytest")
 
 
+def test_the_quickstart_line_on_linux_is_the_linux_block_then_train():
+    """A newcomer who copies the one-line Quickstart gets PyTorch's CPU build, as the set-up
+    section's Linux block installs it, not PyPI's ~3 GB CUDA build."""
+    (line,) = _readme_block("Train on Linux")
+    assert line == " && ".join([*_readme_block("Linux:"), ".venv/bin/python -m effmnist train"])
+
+
 @pytest.mark.parametrize(
     "label, step, shell",
     [
