@@ -14,6 +14,8 @@ CONSTANTS = "to four decimals"
 EFFECTS = "effects.items()"
 SPLIT = "random_split(range(60_000)"
 SHARES = "def digit_share"
+LOADER = "num_workers=2"
+ONE_TENSOR = "same_images = all("
 BASELINE = "nearest-average-image accuracy"
 
 
@@ -84,6 +86,18 @@ def claim_the_split_is_balanced(nb: dict) -> None:
     assert gap < 1, gap
 
 
+def claim_the_dataloader_and_the_tensor_give_the_same_floats(nb: dict) -> None:
+    """torchvision's MNIST through a DataLoader and effmnist's one tensor: batches of the same
+    shape and dtype, 844 per epoch, and the same floats and labels for the images compared."""
+    loader, tensor = output(nb, LOADER), output(nb, ONE_TENSOR)
+    assert "54,000 training images: 844 batches" in loader, loader
+    assert "images (64, 1, 28, 28) torch.float32" in loader, loader
+    assert "labels (64,) torch.int64" in loader, loader
+    assert "844 batches" in tensor and "(64, 1, 28, 28) torch.float32" in tensor, tensor
+    assert "the same floats in both: True" in tensor, tensor
+    assert "and the same labels: True" in tensor, tensor
+
+
 def claim_the_nearest_average_classifier_gets_about_80_percent(nb: dict) -> None:
     """Far above guessing (10%), and about 15 points short of the 95% target, as the prose says."""
     text = output(nb, BASELINE)
@@ -106,5 +120,11 @@ DOCTORED = [
         "random_split's: True",
         "random_split's: False",
         "claim_the_split_is_random_split_of_54000_and_6000",
+    ),
+    (
+        ONE_TENSOR,
+        "the same floats in both: True",
+        "the same floats in both: False",
+        "claim_the_dataloader_and_the_tensor_give_the_same_floats",
     ),
 ]
