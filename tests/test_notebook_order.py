@@ -21,7 +21,7 @@ TAUGHT_IN = {
     r"\bdatasets\.MNIST\(|\btorchvision_mnist\(": "01",
     r"\bTensorLoader\(": "01",
     # training, and what a trained model can do
-    r"\btrain\(": "03",
+    r"(?<![.\w])train\(": "03",  # the function, not nn.Module.train()
     r"\bsave_checkpoint\(": "03",
     r"\blr_range_test\(": "03",
     r"\bload_or_train\(": "04",
