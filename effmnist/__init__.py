@@ -41,7 +41,7 @@ from .model import (
 from .recipe import Recipe, get_recipe
 from .training import DeviceError, TrainResult, pick_device, train
 
-__version__ = "0.3.0"  # the one place the version is written (pyproject reads it)
+__version__ = "0.4.0"  # the one place the version is written (pyproject reads it)
 
 if os.environ.get("EFFMNIST_TRAIN_CACHE"):  # only under the test suite: reuse finished runs
     from .experiments.runcache import reuse_trainings

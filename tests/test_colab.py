@@ -24,6 +24,18 @@ def test_each_notebook_installs_the_release_it_was_saved_with_on_colab_and_only_
     assert 'if \\"google.colab\\" in sys.modules:' in text
 
 
+def test_the_release_is_named_the_same_in_the_changelog_and_the_citation():
+    """A workshop pins ``v<version>``: the changelog's newest entry and CITATION.cff name it too."""
+    import re
+
+    from effmnist import __version__
+
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert re.findall(r"^## \[([\d.]+)\]", changelog, re.M)[0] == __version__
+    citation = (ROOT / "CITATION.cff").read_text(encoding="utf-8")
+    assert re.search(r"^version: (.+)$", citation, re.M)[1] == __version__
+
+
 @pytest.mark.slow
 def test_the_checkout_is_not_importable_in_the_stand_in_before_the_install_cell():
     """Before the install cell there is no effmnist at all in the stand-in's environment (probed
