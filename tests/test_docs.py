@@ -114,3 +114,16 @@ def test_the_whole_command_misses_the_old_aim_in_the_committed_run_as_speed_md_s
     assert f"--repeats {whole['repeats']} --json {path}" in text
     assert "the whole command now misses the old aim of 0.45" in text
     assert whole["ratio"] > 0.45
+
+
+def test_the_notebooks_table_gives_each_tutorials_measured_run_all_time():
+    """Each tutorial's row has its "Run all" time, and the caption says how and where it was
+    measured (`scripts/time_notebooks.py --write` fills both in)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    caption = re.search(r"<!-- run-all-times -->\n(.*?)\n<!-- /run-all-times -->", readme, re.S)
+    assert caption and "scripts/time_notebooks.py" in caption[1], "how the times were measured"
+    assert re.search(r"\d+-core .+, PyTorch \d", caption[1]), "on which CPU, with which PyTorch"
+    tutorials = sorted(p.stem for p in (ROOT / "notebooks").glob("0*.ipynb"))
+    for stem in tutorials:
+        row = re.search(rf"^\| \[[^]]*\]\(notebooks/{stem}\.ipynb\) \| ([^|]*) \|", readme, re.M)
+        assert row and re.fullmatch(r"\d+ s", row[1]), f"{stem}: {row and row[1]!r}"
