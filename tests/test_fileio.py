@@ -52,6 +52,7 @@ def test_the_default_mode_is_read_without_touching_the_umask(proc_status, tmp_pa
     assert path.stat().st_mode & 0o777 == expected
 
 
+@pytest.mark.slow  # seconds of training or subprocesses: the full suite runs it, the quick tier stays short
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 def test_files_another_thread_creates_meanwhile_keep_the_umask(tmp_path):
     import threading

@@ -72,6 +72,7 @@ def test_reliability_and_ece_on_a_hand_computed_case():
     assert expected_calibration_error(perfect, torch.tensor([0, 1])) == 0.0
 
 
+@pytest.mark.slow  # seconds of training or subprocesses: the full suite runs it, the quick tier stays short
 def test_lr_range_test_grows_the_rate_geometrically_and_stops_on_divergence(splits):
     small = splits.take(6_400, 2000, 1000)
     run = lr_range_test(get_recipe("reference"), small, start=1e-4, end=1e-1, steps=50)

@@ -74,6 +74,7 @@ def test_without_the_variable_the_wrapper_calls_straight_through(splits, tmp_pat
     )
 
 
+@pytest.mark.slow  # seconds of training or subprocesses: the full suite runs it, the quick tier stays short
 @pytest.mark.parametrize("value", ["", "set"])
 def test_the_package_train_is_wrapped_only_under_the_variable(value, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != runcache.ENV}

@@ -9,6 +9,7 @@ from effmnist.recipe import get_recipe
 from effmnist.training import initial_model, train
 
 
+@pytest.mark.slow  # seconds of training or subprocesses: the full suite runs it, the quick tier stays short
 def test_same_seed_gives_the_same_losses_and_another_seed_does_not(splits):
     small = splits.take(1_280, n_test=2000)
     a, b, c = (
@@ -29,6 +30,7 @@ def test_reference_schedule_anneals_from_0015_to_0001(splits):
     )
 
 
+@pytest.mark.slow  # seconds of training or subprocesses: the full suite runs it, the quick tier stays short
 def test_a_short_run_on_real_data_learns_far_above_chance(splits):
     result = train("reference", splits.take(6_400, n_test=2000), seed=0, progress=False)
     assert result.params == 24_048 and result.device == "cpu"
