@@ -236,3 +236,21 @@ def test_per_class_accuracy_bars_are_in_percent():
     _labelled(ax)
     assert _bars(ax) == [100.0, 50.0, 25.0]
     assert ax.get_legend() is not None
+
+
+def test_every_figure_function_draws_in_the_legible_style():
+    """Each public function that makes a figure is built under `legible` (fonts for a projector);
+    `figure` itself is the one helper that only makes the canvas."""
+    import inspect
+
+    from effmnist.plots.style import Figure as StyleFigure
+
+    makers = [
+        name
+        for name in plots.__all__
+        if inspect.isfunction(getattr(plots, name))
+        and inspect.signature(getattr(plots, name)).return_annotation in ("Figure", StyleFigure)
+        and name != "figure"
+    ]
+    assert len(makers) > 20
+    assert [n for n in makers if not hasattr(getattr(plots, n), "__wrapped__")] == []

@@ -169,6 +169,7 @@ def per_class_accuracy_bars(accuracy: torch.Tensor, overall: float | None = None
     return fig
 
 
+@legible
 def cam_grid(
     images: torch.Tensor,
     maps: torch.Tensor,
@@ -183,9 +184,9 @@ def cam_grid(
     :func:`effmnist.insight.cam.class_activation_maps` for ``images`` (N, 1, 28, 28); ``labels`` (N,).
     A map is drawn where its cells really sit (:func:`effmnist.insight.upsample`): linear
     between the cells' centres (pixels 3.5, 11.5, 19.5 for a 3x3 map), the nearest cell's
-    value out to the image's edges; thin lines mark the borders between cells. Red is evidence for the
-    class, blue against it, on one scale for the whole figure; a caption's logit is its map's
-    mean.
+    value out to the image's edges; thin lines mark the borders between cells. Red is evidence
+    for the class, blue against it, on one scale for the whole figure; a caption's logit is its
+    map's mean.
     """
     x = as_images(images)
     maps = torch.as_tensor(maps).detach().cpu().double()
