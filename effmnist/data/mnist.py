@@ -238,7 +238,10 @@ def torchvision_train_loader(
             "Splits does not say which rows or which folder (it was built by hand): load it "
             "with effmnist.data.load_splits(root), and cut it down with splits.take(n_train)"
         )
-    full = torchvision_mnist(train=True, root=splits.root)
+    from torchvision import datasets
+
+    # splits.root was verified when the splits were loaded: no second pass over the checksums
+    full = datasets.MNIST(splits.root, train=True, download=False, transform=mnist_transform())
     index = splits.train_index.cpu()
     labels = splits.train_y.cpu()
     if len(index) != len(labels) or not torch.equal(full.targets[index], labels):
