@@ -9,7 +9,7 @@ import torch
 from effmnist.data import MEAN, STD
 from effmnist.evaluate import predict, predict_tta, shift
 from effmnist.experiments import baselines
-from effmnist.insight.calibration import expected_calibration_error, reliability
+from effmnist.insight.calibration import confidence, expected_calibration_error, reliability
 from effmnist.insight.cam import cell_centres, class_activation_maps, upsample
 from effmnist.insight.lr_range import lr_range_test
 from effmnist.model import EfficientMNIST, ModelConfig, count_parameters
@@ -70,6 +70,16 @@ def test_reliability_and_ece_on_a_hand_computed_case():
     assert expected_calibration_error(probs, labels, bins=10) == pytest.approx(0.375)
     perfect = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     assert expected_calibration_error(perfect, torch.tensor([0, 1])) == 0.0
+    # accuracy above confidence in bins 6 and 7, not in bin 9
+    assert r.under_confident_bins == (2, 3)
+
+
+def test_confidence_summarizes_the_same_hand_computed_case():
+    probs = torch.tensor([[0.96, 0.04], [0.97, 0.03], [0.35, 0.65], [0.25, 0.75]])
+    c = confidence(probs, torch.tensor([0, 1, 1, 1]))
+    assert c.mean == pytest.approx((0.96 + 0.97 + 0.65 + 0.75) / 4) and c.accuracy == 0.75
+    assert c.sure == 0.5 and c.sure_accuracy == 0.5  # 0.96 and 0.97: one right, one wrong
+    assert c.median_right == pytest.approx(0.75)  # of 0.96, 0.65, 0.75
 
 
 @pytest.mark.slow  # seconds of training or subprocesses: the full suite runs it, the quick tier stays short

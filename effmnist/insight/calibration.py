@@ -31,6 +31,41 @@ class Reliability:
         gaps = (self.accuracy[full] - self.confidence[full]).abs()
         return float((self.counts[full] / self.counts.sum() * gaps).sum())
 
+    @property
+    def under_confident_bins(self) -> tuple[int, int]:
+        """``(k, n)``: accuracy is above confidence in ``k`` of the ``n`` non-empty bins."""
+        full = self.counts > 0
+        return int((self.accuracy[full] > self.confidence[full]).sum()), int(full.sum())
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """How a model's confidence (its top probability) relates to being right, over a set of
+    images; all fractions (0..1)."""
+
+    mean: float  # mean confidence
+    accuracy: float
+    sure: float  # share of the predictions made with more than ``threshold`` confidence
+    sure_accuracy: float  # how often those are right
+    median_right: float  # median confidence of the right predictions
+    threshold: float
+
+
+def confidence(probs: torch.Tensor, labels: torch.Tensor, threshold: float = 0.95) -> Confidence:
+    """Summarize ``probs`` (N, 10) against ``labels`` (N,): mean confidence against accuracy,
+    and the predictions made with more than ``threshold`` confidence."""
+    top, predicted = probs.double().max(dim=1)
+    right = predicted == labels.to(predicted.device)
+    sure = top > threshold
+    return Confidence(
+        mean=top.mean().item(),
+        accuracy=right.double().mean().item(),
+        sure=sure.double().mean().item(),
+        sure_accuracy=right[sure].double().mean().item(),
+        median_right=top[right].median().item(),
+        threshold=threshold,
+    )
+
 
 def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> Reliability:
     """Bin predictions (N, 10) probabilities by confidence into ``bins`` equal-width bins of (0, 1].
